@@ -1,0 +1,3 @@
+from mochinushi.cli import main
+
+main()
