@@ -29,6 +29,7 @@ __all__ = [
     "METRICS_CONTENT_TYPE",
     "REQUEST_SECONDS_BUCKETS",
     "TOKEN_RESOLUTION_RESULTS",
+    "UNMATCHED_ROUTE",
     "BackendErrorKind",
     "CheckOutcome",
     "ServiceMetrics",

@@ -1,0 +1,333 @@
+"""Katakana name normalisation and the graded folds that undo keying errors.
+
+A kana name is compared at four cumulative levels (``KANA_LEVELS``):
+
+* ``exact``         — normalised (width, script, spaces, punctuation), spaces removed;
+* ``orthographic``  — + small kana keyed large, old kana (四つ仮名, ヲ ヰ ヱ ヴ) and long vowels;
+* ``voiceless``     — + 濁点/半濁点 dropped;
+* ``confusable``    — + handwriting confusables ソ/ン and シ/ツ read back wrong.
+
+Each level is a function of the previous level's key, so two names that agree at one level
+agree at every looser level: the scorer can treat "first level that matches" as an ordered
+comparison (as Splink does) and blocking keys at a loose level never lose a closer match.
+
+The spaces are removed at ``exact`` already because records are often keyed without the
+space between surname and given name; every later fold therefore runs across that boundary
+too (サトウ オサム folds like サトウオサム), which is what keeps the two spellings equal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Final
+
+import jaconv
+
+__all__ = [
+    "CONFUSABLE_KANA",
+    "KANA_LEVELS",
+    "OLD_KANA",
+    "SMALL_KANA",
+    "VOICED_KANA",
+    "enlarge_small_kana",
+    "fold_confusables",
+    "fold_long_vowels",
+    "fold_old_kana",
+    "is_kana",
+    "kana_key",
+    "kana_keys",
+    "normalize_kana",
+    "opensearch_char_filters",
+    "remove_voicing",
+]
+
+# --- tables -------------------------------------------------------------------------------------
+# Plain dicts frozen behind MappingProxyType: module constants that nobody can mutate. They are
+# the single source for both the Python folds and the OpenSearch char filters.
+
+# Small kana that keyers of the 1979 katakana-only systems could not represent (キョウコ was
+# keyed キヨウコ). jaconv.enlarge_smallkana covers the common ones but not ヮ nor the small
+# katakana extension ㇰ-ㇿ, and we need the table itself for OpenSearch, hence our own.
+SMALL_KANA: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ",
+        "ッ": "ツ", "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ", "ヮ": "ワ", "ヵ": "カ", "ヶ": "ケ",
+        "ㇰ": "ク", "ㇱ": "シ", "ㇲ": "ス", "ㇳ": "ト", "ㇴ": "ヌ", "ㇵ": "ハ", "ㇶ": "ヒ",
+        "ㇷ": "フ", "ㇸ": "ヘ", "ㇹ": "ホ", "ㇺ": "ム", "ㇻ": "ラ", "ㇼ": "リ", "ㇽ": "ル",
+        "ㇾ": "レ", "ㇿ": "ロ",
+    }
+)  # fmt: skip
+
+# 四つ仮名 and historical kana: the same sound, different spellings (シヅオ / シズオ, カヲル /
+# カオル). ヴ and the rare ヷ-ヺ are foreign-sound spellings of バ行 sounds.
+OLD_KANA: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "ヂ": "ジ", "ヅ": "ズ", "ヲ": "オ", "ヰ": "イ", "ヱ": "エ",
+        "ヴ": "ブ", "ヷ": "バ", "ヸ": "ビ", "ヹ": "ベ", "ヺ": "ボ",
+    }
+)  # fmt: skip
+
+
+def _voicing_table() -> dict[str, str]:
+    # Derived from Unicode rather than typed: every katakana letter whose canonical
+    # decomposition is base + (han)dakuten. Yields ガ→カ … パ→ハ, ヴ→ウ, ヷ→ワ and nothing else.
+    table = {}
+    for code_point in range(ord("ァ"), ord("ヺ") + 1):
+        letter = chr(code_point)
+        decomposed = unicodedata.normalize("NFD", letter)
+        if len(decomposed) == 2 and decomposed[1] in "\u3099\u309a":
+            table[letter] = decomposed[0]
+    return table
+
+
+# 濁点/半濁点 were dropped or added when keying (ナカジマ ↔ ナカシマ, ヤマザキ ↔ ヤマサキ).
+VOICED_KANA: Final[Mapping[str, str]] = MappingProxyType(_voicing_table())
+
+# Handwriting confusables read back wrong from paper forms. Only the two pairs that DOMAIN.md
+# and the agency's 名寄せ rules name; ヌ/ス, ワ/ウ, ク/ワ were considered and left out — no
+# evidence that they occur, and each fold costs precision on every name containing them.
+# Representatives: ン and シ, the more frequent letter in names, so keys stay readable.
+CONFUSABLE_KANA: Final[Mapping[str, str]] = MappingProxyType({"ソ": "ン", "ツ": "シ"})
+
+# Vowel of each kana (small ones included: キョ ends in o). ン and ッ have none.
+_VOWEL_ROWS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        letter: vowel
+        for vowel, letters in (
+            ("a", "アカガサザタダナハバパマヤラワァャヮヵヷ"),
+            ("i", "イキギシジチヂニヒビピミリヰィヸ"),
+            ("u", "ウクグスズツヅヌフブプムユルゥュヴ"),
+            ("e", "エケゲセゼテデネヘベペメレヱェヶヹ"),
+            ("o", "オコゴソゾトドノホボポモヨロヲォョヺ"),
+        )
+        for letter in letters
+    }
+)
+
+# Which large vowel merely lengthens a mora of which row: the same vowel (オオ, ユウ → u+u),
+# ウ after an o-row mora (イチロウ = イチロー), and イ after an e-row mora (ケイコ said ケーコ).
+# JUDGEMENT: エイ → エ is a fold of pronunciation, not spelling; it is in because records were
+# keyed from what clerks heard, and it merges mostly with non-names (ケイコ/ケコ, セイジ/セジ).
+_LENGTHENING_VOWELS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "a": frozenset("ア"),
+        "i": frozenset("イ"),
+        "u": frozenset("ウ"),
+        "e": frozenset("エイ"),
+        "o": frozenset("オウ"),
+    }
+)
+
+_LONG_VOWEL_MARK: Final = "ー"
+
+# Dashes and rules people type or systems store for the long vowel mark (ｰ becomes ー by NFKC).
+# Box drawing ─ ━ stood in for ー in some old character sets.
+_DASHES_AS_LONG_VOWEL: Final = frozenset(
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u2501\ufe58\ufe63"
+)
+
+# Spacing (han)dakuten ゛゜ become " " + combining mark under NFKC and would not compose with
+# the preceding kana; turning them into the combining marks first lets NFKC compose カ゛ → ガ.
+_SPACING_TO_COMBINING_MARKS: Final = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
+
+_ITERATION_MARK: Final = "ヽ"
+_VOICED_ITERATION_MARK: Final = "ヾ"
+# Plain → 濁点 form (カ → ガ), for ヾ. Handakuten forms (パ) are not what ヾ means.
+_VOICE: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        plain: voiced
+        for voiced, plain in VOICED_KANA.items()
+        if unicodedata.normalize("NFD", voiced)[1] == "\u3099"
+    }
+)
+
+
+def _is_katakana_letter(char: str) -> bool:
+    return "ァ" <= char <= "ヺ" or "ㇰ" <= char <= "ㇿ"
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+
+def _expand_iteration_marks(text: str) -> str:
+    """ヽ repeats the previous kana, ヾ its voiced form (ミスヾ = ミスズ, as in みすゞ)."""
+    expanded: list[str] = []
+    for char in text:
+        if char in (_ITERATION_MARK, _VOICED_ITERATION_MARK):
+            if not expanded or not _is_katakana_letter(expanded[-1]):
+                continue  # nothing to repeat: drop the stray mark
+            previous = VOICED_KANA.get(expanded[-1], expanded[-1])
+            if char == _VOICED_ITERATION_MARK:
+                previous = _VOICE.get(previous, previous)
+            expanded.append(previous)
+        else:
+            expanded.append(char)
+    return "".join(expanded)
+
+
+def _normalize_char(char: str) -> str:
+    """One character after NFKC and kana conversion: kept, made a space, made ー, or dropped."""
+    if char.isspace():
+        return " "
+    if char in _DASHES_AS_LONG_VOWEL:
+        return _LONG_VOWEL_MARK
+    category = unicodedata.category(char)
+    # P*: punctuation incl. ・ and 〜; C*: controls, format chars (zero-width space),
+    # unassigned; Mn/Me: combining marks that NFKC could not compose onto a kana.
+    if category[0] in "PC" or category in ("Mn", "Me"):
+        return ""
+    return char
+
+
+def normalize_kana(text: str) -> str:
+    """Normalise a kana name as typed or keyed: katakana, full width, single ASCII spaces.
+
+    NFKC turns half-width ｻﾄｳ and ｶﾞ into サトウ and ガ; hiragana becomes katakana; every run of
+    whitespace (U+3000, tabs) becomes one space; ・ and other punctuation are dropped; dashes
+    become ー. Characters that are not kana (kanji, latin) are kept so that ``is_kana`` can
+    reject them. Never raises.
+    """
+    text = unicodedata.normalize("NFKC", text.translate(_SPACING_TO_COMBINING_MARKS))
+    text = _expand_iteration_marks(jaconv.hira2kata(text))
+    return " ".join("".join(_normalize_char(char) for char in text).split())
+
+
+def is_kana(text: str) -> bool:
+    """Input validation: after normalisation only katakana, ー and spaces, and some katakana."""
+    normalized = normalize_kana(text)
+    return any(_is_katakana_letter(char) for char in normalized) and all(
+        _is_katakana_letter(char) or char in (_LONG_VOWEL_MARK, " ") for char in normalized
+    )
+
+
+# --- folds (each a pure, idempotent function on normalised katakana) ----------------------------
+
+
+def _translate(text: str, table: Mapping[str, str]) -> str:
+    return "".join(table.get(char, char) for char in text)
+
+
+def enlarge_small_kana(text: str) -> str:
+    """キョウコ → キヨウコ, ハットリ → ハツトリ: small kana as the old systems keyed them."""
+    return _translate(text, SMALL_KANA)
+
+
+def fold_old_kana(text: str) -> str:
+    """シヅオ → シズオ, ヂ → ジ, カヲル → カオル, ヰ → イ, ヱ → エ, ヴ → ブ."""
+    return _translate(text, OLD_KANA)
+
+
+def fold_long_vowels(text: str) -> str:
+    """Drop ー and every vowel that only lengthens the mora before it.
+
+    オオノ / オーノ / オノ → オノ, ユウコ / ユーコ → ユコ, イチロウ / イチロー → イチロ,
+    ケイコ → ケコ. Word-initial vowels stay (オオノ keeps its first オ). The fold cannot see
+    morpheme boundaries, so オオウチ (大内) folds to オチ like 越智: a blocking key, not a
+    verdict — the scorer still sees the exact level.
+    """
+    kept: list[str] = []
+    previous_vowel: str | None = None
+    for char in text:
+        if char == _LONG_VOWEL_MARK:
+            continue
+        if previous_vowel is not None and char in _LENGTHENING_VOWELS[previous_vowel]:
+            continue
+        kept.append(char)
+        previous_vowel = _VOWEL_ROWS.get(char)
+    return "".join(kept)
+
+
+def remove_voicing(text: str) -> str:
+    """ナカジマ → ナカシマ, ヤマザキ → ヤマサキ, パ → ハ: 濁点 and 半濁点 dropped."""
+    return _translate(text, VOICED_KANA)
+
+
+def fold_confusables(text: str) -> str:
+    """ソ → ン and ツ → シ: handwritten pairs that were read back wrong."""
+    return _translate(text, CONFUSABLE_KANA)
+
+
+# --- levels -------------------------------------------------------------------------------------
+
+KANA_LEVELS: Final[tuple[str, ...]] = ("exact", "orthographic", "voiceless", "confusable")
+
+
+def _exact(text: str) -> str:
+    return normalize_kana(text).replace(" ", "")
+
+
+def _orthographic(exact_key: str) -> str:
+    return fold_long_vowels(fold_old_kana(enlarge_small_kana(exact_key)))
+
+
+def _confusable(voiceless_key: str) -> str:
+    # Long vowels are folded again because the confusable map changes a mora's vowel row
+    # (マツイ → マシイ), which can leave a lengthening vowel behind; folding again keeps every
+    # key a fixed point of its own level.
+    return fold_long_vowels(fold_confusables(voiceless_key))
+
+
+# Each step takes the previous level's key; the first takes the raw text.
+_LEVEL_STEPS: Final[tuple[Callable[[str], str], ...]] = (
+    _exact,
+    _orthographic,
+    remove_voicing,
+    _confusable,
+)
+
+
+def kana_keys(text: str) -> dict[str, str]:
+    """The key of ``text`` at every level of ``KANA_LEVELS``, loosest last."""
+    keys: dict[str, str] = {}
+    key = text
+    for level, step in zip(KANA_LEVELS, _LEVEL_STEPS, strict=True):
+        key = step(key)
+        keys[level] = key
+    return keys
+
+
+def kana_key(text: str, level: str) -> str:
+    """The key of ``text`` at one level.
+
+    Raises:
+        ValueError: ``level`` is not one of ``KANA_LEVELS``.
+    """
+    if level not in KANA_LEVELS:
+        raise ValueError(f"unknown kana level; expected one of {', '.join(KANA_LEVELS)}")
+    return kana_keys(text)[level]
+
+
+# --- OpenSearch ---------------------------------------------------------------------------------
+
+
+def _mapping_rules(table: Mapping[str, str]) -> list[str]:
+    """Lucene mapping rules for a katakana table plus its hiragana counterpart.
+
+    Char filters run before the token filter that turns hiragana into katakana, so the
+    hiragana spellings (ぢ → じ) are listed too. Letters without hiragana (ㇰ, ヷ) appear once.
+    """
+    rules: dict[str, str] = {}
+    for source, target in table.items():
+        rules[source] = target
+        rules.setdefault(jaconv.kata2hira(source), jaconv.kata2hira(target))
+    return [f"{source}=>{target}" for source, target in rules.items()]
+
+
+def opensearch_char_filters() -> dict[str, dict[str, object]]:
+    """The ``char_filter`` section of ``analyzers/opensearch/analysis.json``.
+
+    Generated from the same tables as the Python folds; a test asserts the JSON equals this.
+    """
+    return {
+        "kana_nfkc": {"type": "icu_normalizer", "name": "nfkc", "mode": "compose"},
+        "kana_remove_separators": {
+            "type": "mapping",
+            "mappings": ["\\u0020=>", "\\u3000=>", "・=>", "･=>"],
+        },
+        "kana_small_to_large": {"type": "mapping", "mappings": _mapping_rules(SMALL_KANA)},
+        "kana_old_to_modern": {"type": "mapping", "mappings": _mapping_rules(OLD_KANA)},
+        "kana_remove_voicing": {"type": "mapping", "mappings": _mapping_rules(VOICED_KANA)},
+        "kana_confusables": {"type": "mapping", "mappings": _mapping_rules(CONFUSABLE_KANA)},
+    }

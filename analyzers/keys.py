@@ -1,0 +1,113 @@
+"""Match keys of a name: the one code path that both the indexer and the query use.
+
+A record and a check are compared through the same keys, computed by the same functions, so a
+fold can never be applied on one side and forgotten on the other. Keys are plain katakana or
+kanji strings; OpenSearch stores them as ``keyword`` fields and the scorer compares them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analyzers.kana import KANA_LEVELS, kana_key, normalize_kana
+from analyzers.kanji import fold_kanji
+from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
+from analyzers.readings import ReadingDictionary
+
+READING_LEVEL = "orthographic"
+"""Readings are compared after orthographic folding: a dictionary reading ユウコ and a keyed
+ユーコ are the same name; voicing and confusables stay distinct levels of their own."""
+
+
+@dataclass(frozen=True)
+class PartKeys:
+    """Keys of one name part (surname, given name, or the whole name when unsplit)."""
+
+    levels: dict[str, str]
+    """Kana key at each fold level of ``KANA_LEVELS`` (exact … confusable)."""
+    readings: frozenset[str] = frozenset()
+    """Orthographic keys of every dictionary reading of the part's kanji."""
+    kanji: str | None = None
+    """Folded kanji (old forms → new) when the part was given in kanji."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.levels.get("exact")
+
+
+def _levels(kana: str) -> dict[str, str]:
+    return {level: kana_key(kana, level) for level in KANA_LEVELS}
+
+
+def _reading_keys(readings: frozenset[str]) -> frozenset[str]:
+    return frozenset(kana_key(r, READING_LEVEL) for r in readings if r)
+
+
+def part_keys(
+    kana: str | None,
+    kanji: str | None,
+    readings: frozenset[str] = frozenset(),
+) -> PartKeys:
+    folded = fold_kanji(kanji) if kanji else None
+    return PartKeys(
+        levels=_levels(kana or ""),
+        readings=_reading_keys(readings),
+        kanji=folded or None,
+    )
+
+
+@dataclass(frozen=True)
+class NameKeys:
+    surname: PartKeys | None
+    given: PartKeys | None
+    full: PartKeys
+    given_suffixes: tuple[str, ...] = field(default=())
+    """Orthographic suffixes of an unsplit full name, so a given-name-only (maiden name) query
+    can still reach a record keyed without a space."""
+
+
+def record_name_keys(
+    name_kana: str, name_kanji: str | None, readings: ReadingDictionary
+) -> NameKeys:
+    """Keys of a ledger record's name as keyed (one string, usually with a space)."""
+    parts = split_kana_name(name_kana)
+    sur_kanji, given_kanji = split_kanji_name(name_kanji) if name_kanji else (None, None)
+    surname = given = None
+    if parts.surname is not None and parts.given is not None:
+        surname = part_keys(
+            parts.surname, sur_kanji, readings.surname_readings(sur_kanji) if sur_kanji else frozenset()
+        )
+        given = part_keys(
+            parts.given,
+            given_kanji,
+            readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
+        )
+    full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
+    full = part_keys(parts.full, full_kanji)
+    suffixes: tuple[str, ...] = ()
+    if surname is None:
+        suffixes = tuple(given_name_suffixes(kana_key(parts.full, "orthographic")))
+    return NameKeys(surname=surname, given=given, full=full, given_suffixes=suffixes)
+
+
+def check_name_keys(
+    surname_kana: str,
+    given_kana: str,
+    surname_kanji: str | None,
+    given_kanji: str | None,
+    readings: ReadingDictionary,
+) -> NameKeys:
+    """Keys of a name as a person typed it (always in two parts)."""
+    surname = part_keys(
+        surname_kana,
+        surname_kanji,
+        readings.surname_readings(surname_kanji) if surname_kanji else frozenset(),
+    )
+    given = part_keys(
+        given_kana,
+        given_kanji,
+        readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
+    )
+    full_kanji = (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
+    full = part_keys(normalize_kana(surname_kana) + normalize_kana(given_kana), full_kanji)
+    return NameKeys(surname=surname, given=given, full=full)

@@ -1,0 +1,76 @@
+"""Record → index document, through the same key functions the query uses."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzers.keys import PartKeys, record_name_keys
+from analyzers.readings import ReadingDictionary
+from indexer.sources import Record
+
+STATS_TOP_NAMES = 3000
+"""How many of the most frequent surname and given-name keys travel in the index ``_meta`` for
+the scorer's frequency adjustment (a few tens of kilobytes; the long tail counts as rare)."""
+
+
+def _part(keys: PartKeys) -> dict[str, Any]:
+    part: dict[str, Any] = dict(keys.levels)
+    if keys.readings:
+        part["readings"] = sorted(keys.readings)
+    if keys.kanji:
+        part["kanji"] = keys.kanji
+    return part
+
+
+def record_document(record: Record, readings: ReadingDictionary) -> dict[str, Any]:
+    """The document stored for one upsert record (fields of ``mappings/records-v1.json``)."""
+    assert record.name_kana is not None and record.birth_date is not None
+    names = record_name_keys(record.name_kana, record.name_kanji, readings)
+    birth = record.birth_date
+    doc: dict[str, Any] = {
+        "record_id": record.record_id,
+        "gender": record.gender,
+        "birth_key": birth.key,
+        "full": _part(names.full),
+    }
+    day = birth.as_date()
+    if day is not None:
+        doc["birth_date"] = day.isoformat()
+    if names.surname is not None and names.given is not None:
+        doc["sur"] = _part(names.surname)
+        doc["given"] = _part(names.given)
+    if names.given_suffixes:
+        doc["given_suffixes"] = list(names.given_suffixes)
+    if record.pension_type:
+        doc["pension_type"] = record.pension_type
+    if record.employer_name:
+        doc["employer"] = record.employer_name
+    if record.address:
+        doc["address"] = record.address
+    return doc
+
+
+@dataclass
+class NameStatsCollector:
+    """Counts name keys while documents stream past (bounded by the number of distinct names)."""
+
+    total: int = 0
+    surnames: Counter[str] = field(default_factory=Counter)
+    given_names: Counter[str] = field(default_factory=Counter)
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.total += 1
+        if "sur" in doc:
+            self.surnames[doc["sur"]["orthographic"]] += 1
+            self.given_names[doc["given"]["orthographic"]] += 1
+
+    def as_meta(self, top: int = STATS_TOP_NAMES) -> dict[str, Any]:
+        return {
+            "name_stats": {
+                "total": self.total,
+                "surnames": dict(self.surnames.most_common(top)),
+                "given_names": dict(self.given_names.most_common(top)),
+            }
+        }

@@ -1,0 +1,202 @@
+"""Index versions behind an alias: build, validate, swap atomically, keep K, roll back, lock.
+
+Blue/green: every full load goes into a new index ``<alias>-<UTC timestamp>``; the alias moves
+only after the new index passed its gates, in one ``_aliases`` call, so readers never see a
+half-built index. A half-built index is marked ``_meta.state = "building"``; a crash leaves
+the alias on the old index and the next run deletes the leftover.
+
+The lock is a document in a small lock index created with ``op_type=create`` (fails when it
+exists). A lock older than ``stale_after`` is taken over with optimistic concurrency
+(``if_seq_no``/``if_primary_term``), so two runs that both see a stale lock cannot both win.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError
+
+from mappings import MAPPING_VERSION
+
+LOCK_INDEX = ".mochinushi-locks"
+
+
+class LockHeld(RuntimeError):
+    """Another reindex holds the lock."""
+
+
+class GateFailed(RuntimeError):
+    """The new index failed a validation gate; the alias was not moved."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_index_name(alias: str, now: dt.datetime | None = None) -> str:
+    stamp = (now or utc_now()).strftime("%Y%m%dt%H%M%S%f")
+    return f"{alias}-{stamp}"
+
+
+@dataclass(frozen=True)
+class IndexVersion:
+    name: str
+    docs: int
+    created: str
+    state: str
+    live: bool
+
+
+def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
+    """Every versioned index of ``alias``, newest first."""
+    try:
+        indices = client.indices.get(index=f"{alias}-*", expand_wildcards="open,closed")
+    except NotFoundError:
+        return []
+    live = set(live_indices(client, alias))
+    versions: list[IndexVersion] = []
+    for name, info in indices.items():
+        meta = info.get("mappings", {}).get("_meta", {})
+        created_ms = int(info["settings"]["index"]["creation_date"])
+        created = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC).isoformat(timespec="seconds")
+        try:
+            docs = int(client.count(index=name)["count"])
+        except Exception:  # noqa: BLE001 — a closed index has no count
+            docs = -1
+        versions.append(IndexVersion(name, docs, created, meta.get("state", "?"), name in live))
+    return sorted(versions, key=lambda v: v.name, reverse=True)
+
+
+def live_indices(client: OpenSearch, alias: str) -> list[str]:
+    try:
+        return sorted(client.indices.get_alias(name=alias).keys())
+    except NotFoundError:
+        return []
+
+
+def swap_alias(client: OpenSearch, alias: str, new_index: str) -> None:
+    """Point ``alias`` at ``new_index`` only, in one atomic ``_aliases`` request."""
+    actions: list[dict[str, Any]] = [
+        {"remove": {"index": old, "alias": alias}} for old in live_indices(client, alias)
+        if old != new_index
+    ]
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def delete_leftovers(client: OpenSearch, alias: str) -> list[str]:
+    """Delete half-built or rejected indices left by earlier runs (never the live one)."""
+    deleted = []
+    for version in list_versions(client, alias):
+        if version.state in ("building", "validating", "failed") and not version.live:
+            client.indices.delete(index=version.name)
+            deleted.append(version.name)
+    return deleted
+
+
+def prune_versions(client: OpenSearch, alias: str, keep_previous: int) -> list[str]:
+    """Keep the live index and the ``keep_previous`` newest before it; delete the rest."""
+    ready = [v for v in list_versions(client, alias) if v.state == "ready"]
+    previous = [v for v in ready if not v.live]
+    deleted = []
+    for version in previous[keep_previous:]:
+        client.indices.delete(index=version.name)
+        deleted.append(version.name)
+    return deleted
+
+
+def rollback(client: OpenSearch, alias: str) -> str:
+    """Point the alias at the newest ready index older than the live one."""
+    live = live_indices(client, alias)
+    if not live:
+        raise GateFailed(f"alias {alias} serves no index: nothing to roll back from")
+    older = [
+        v for v in list_versions(client, alias)
+        if v.state == "ready" and not v.live and v.name < max(live)
+    ]
+    if not older:
+        raise GateFailed("no previous index is kept to roll back to")
+    swap_alias(client, alias, older[0].name)
+    return older[0].name
+
+
+def mapping_version(client: OpenSearch, index: str) -> int | None:
+    mapping = client.indices.get_mapping(index=index)
+    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
+    version = meta.get("mapping_version")
+    return int(version) if version is not None else None
+
+
+def check_mapping_version(client: OpenSearch, index: str) -> None:
+    found = mapping_version(client, index)
+    if found != MAPPING_VERSION:
+        raise GateFailed(f"index {index} has mapping version {found}, expected {MAPPING_VERSION}")
+
+
+# -- the lock ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def reindex_lock(
+    client: OpenSearch, alias: str, stale_after: dt.timedelta = dt.timedelta(hours=6)
+) -> Iterator[None]:
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    if not client.indices.exists(index=LOCK_INDEX):
+        try:
+            client.indices.create(
+                index=LOCK_INDEX,
+                body={"settings": {"index": {"number_of_shards": 1, "hidden": True}}},
+            )
+        except Exception:  # noqa: BLE001 — created concurrently by another run: fine
+            pass
+    doc = {"holder": holder, "acquired_at": utc_now().isoformat()}
+    try:
+        client.index(index=LOCK_INDEX, id=alias, body=doc, op_type="create", refresh=True)
+    except ConflictError:
+        _take_over_if_stale(client, alias, doc, stale_after)
+    try:
+        yield
+    finally:
+        try:
+            current = client.get(index=LOCK_INDEX, id=alias)
+            if current["_source"].get("holder") == holder:
+                client.delete(
+                    index=LOCK_INDEX,
+                    id=alias,
+                    if_seq_no=current["_seq_no"],
+                    if_primary_term=current["_primary_term"],
+                    refresh=True,
+                )
+        except (NotFoundError, ConflictError):
+            pass
+
+
+def _take_over_if_stale(
+    client: OpenSearch, alias: str, doc: dict[str, Any], stale_after: dt.timedelta
+) -> None:
+    current = client.get(index=LOCK_INDEX, id=alias)
+    acquired = dt.datetime.fromisoformat(current["_source"]["acquired_at"])
+    age = utc_now() - acquired
+    if age < stale_after:
+        raise LockHeld(
+            f"another reindex of {alias} holds the lock since {acquired.isoformat()} "
+            f"({current['_source'].get('holder')}); it is considered stale after {stale_after}"
+        )
+    try:
+        client.index(
+            index=LOCK_INDEX,
+            id=alias,
+            body=doc,
+            if_seq_no=current["_seq_no"],
+            if_primary_term=current["_primary_term"],
+            refresh=True,
+        )
+    except ConflictError as error:
+        raise LockHeld(f"another run took over the stale lock of {alias} first") from error

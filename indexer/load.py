@@ -1,0 +1,122 @@
+"""Bulk loading: chunks of documents to ``_bulk`` with bounded, jittered retries.
+
+Transient failures (connection errors, timeouts, 429 and 5xx, whole-request or per item) are
+retried with tenacity; a document the cluster rejects for good (e.g. a mapping conflict) is
+reported back so that the caller quarantines it: nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class TransientBulkError(RuntimeError):
+    """Some items of a bulk request were refused for now (429 / 5xx)."""
+
+
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, (OSConnectionError, ConnectionTimeout, TransientBulkError)):
+        return True
+    return isinstance(error, TransportError) and error.status_code in RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class Action:
+    """One bulk operation, with the source line it came from (for quarantine)."""
+
+    op: str  # "index" | "delete"
+    doc_id: str
+    line_number: int
+    doc: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    action: Action
+    reason: str
+
+
+def _chunks(actions: Iterable[Action], size: int) -> Iterator[list[Action]]:
+    chunk: list[Action] = []
+    for action in actions:
+        chunk.append(action)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _body(chunk: list[Action]) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for action in chunk:
+        lines.append({action.op: {"_id": action.doc_id}})
+        if action.op == "index":
+            assert action.doc is not None
+            lines.append(action.doc)
+    return lines
+
+
+class BulkLoader:
+    def __init__(
+        self,
+        client: OpenSearch,
+        index: str,
+        *,
+        chunk_size: int = 2000,
+        attempts: int = 6,
+        max_wait_seconds: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.index = index
+        self.chunk_size = chunk_size
+        self.attempts = attempts
+        self.max_wait_seconds = max_wait_seconds
+
+    def _send(self, chunk: list[Action]) -> list[Rejected]:
+        """Send one chunk; retry the items refused for now; return those refused for good."""
+        pending = chunk
+        rejected: list[Rejected] = []
+        for attempt in Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=0.5, max=self.max_wait_seconds),
+            reraise=True,
+        ):
+            with attempt:
+                response = self.client.bulk(body=_body(pending), index=self.index,
+                                            request_timeout=120)
+                retry_later: list[Action] = []
+                for action, item in zip(pending, response["items"], strict=True):
+                    result = next(iter(item.values()))
+                    status = int(result.get("status", 500))
+                    if status < 300 or (action.op == "delete" and status == 404):
+                        continue
+                    if status in RETRYABLE_STATUS:
+                        retry_later.append(action)
+                    else:
+                        kind = (result.get("error") or {}).get("type", f"status_{status}")
+                        rejected.append(Rejected(action, f"rejected_by_cluster:{kind}"))
+                if retry_later:
+                    pending = retry_later
+                    raise TransientBulkError(f"{len(retry_later)} items refused for now")
+        return rejected
+
+    def load(self, actions: Iterable[Action]) -> Iterator[tuple[int, list[Rejected]]]:
+        """Load every action; yields (actions sent, rejected) per chunk for progress."""
+        for chunk in _chunks(actions, self.chunk_size):
+            yield len(chunk), self._send(chunk)

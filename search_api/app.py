@@ -1,0 +1,376 @@
+"""The FastAPI application: existence checks, staff token resolution, operations endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzers.readings import ReadingDictionary, default_reading_dictionary
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from opensearchpy import AsyncOpenSearch
+
+from mochinushi.settings import Settings
+from search_api.finder import Finder, SearchUnavailable, load_name_stats_async
+from search_api.logs import configure_logging, keyed_hash, log_event
+from search_api.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
+from search_api.models import ExistenceCheckIn, ExistenceCheckOut
+from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
+from search_api.scoring import Decision, MatchingConfig, NameStats
+from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
+
+MAX_BODY_BYTES = 16 * 1024
+RETRY_AFTER_SECONDS = 5
+CHECK_DEADLINE_SECONDS = 4.0
+STATS_TTL_SECONDS = 60.0
+WEB_DIR = Path(__file__).with_name("web")
+
+
+class ConfigurationError(RuntimeError):
+    """The service is configured in a way it must not start with."""
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    client: AsyncOpenSearch
+    config: MatchingConfig
+    readings: ReadingDictionary
+    ring: TokenKeyRing
+    metrics: ServiceMetrics
+    limiter: SlidingWindowLimiter | None
+    logger: logging.Logger
+    hash_key: bytes
+    clock: Callable[[], dt.datetime]
+    _stats: NameStats | None = None
+    _stats_loaded_at: float = 0.0
+    _stats_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def finder(self) -> Finder:
+        if self._stats is None or time.monotonic() - self._stats_loaded_at > STATS_TTL_SECONDS:
+            async with self._stats_lock:
+                try:
+                    self._stats = await load_name_stats_async(self.client, self.settings.alias)
+                except Exception as error:
+                    if self._stats is None:
+                        raise SearchUnavailable("unreachable", type(error).__name__) from error
+                self._stats_loaded_at = time.monotonic()
+        assert self._stats is not None
+        return Finder(
+            alias=self.settings.alias,
+            config=self.config,
+            readings=self.readings,
+            stats=self._stats,
+            request_timeout=self.settings.opensearch_timeout_seconds,
+        )
+
+
+def token_ring(settings: Settings) -> TokenKeyRing:
+    if settings.token_secret:
+        return TokenKeyRing(settings.token_secret)
+    if not settings.dev_mode:
+        raise ConfigurationError(
+            "MOCHINUSHI_TOKEN_SECRET is required outside dev mode (MOCHINUSHI_DEV_MODE=false)"
+        )
+    return TokenKeyRing.generate_dev()
+
+
+def opensearch_client(settings: Settings) -> AsyncOpenSearch:
+    auth = (
+        (settings.opensearch_user, settings.opensearch_password)
+        if settings.opensearch_user
+        else None
+    )
+    return AsyncOpenSearch(
+        hosts=[settings.opensearch_url],
+        http_auth=auth,
+        verify_certs=settings.opensearch_verify_certs,
+        timeout=settings.opensearch_timeout_seconds,
+        max_retries=0,
+    )
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def _find_with_retry(state: ServiceState, request: ExistenceCheckIn) -> Decision:
+    """One or two attempts inside a total deadline; transient failures only."""
+    check = request.to_check()
+    deadline = time.monotonic() + CHECK_DEADLINE_SECONDS
+    last: SearchUnavailable | None = None
+    for attempt in range(2):
+        if time.monotonic() >= deadline:
+            break
+        try:
+            finder = await state.finder()
+            return await asyncio.wait_for(
+                finder.find_async(state.client, check),
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
+        except TimeoutError:
+            last = SearchUnavailable("timeout")
+        except SearchUnavailable as error:
+            last = error
+            if error.kind not in ("timeout", "unreachable", "shard_failure"):
+                break
+        if attempt == 0:
+            await asyncio.sleep(0.05)
+    raise last or SearchUnavailable("timeout")
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """An endpoint's outcome, shared by the JSON API and the server-rendered web page."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+
+
+UNAVAILABLE = ApiResult(
+    503,
+    {
+        "error": "search_unavailable",
+        "message": "The record search is temporarily unavailable. Please try again later; "
+        "this is not a 'no record' answer.",
+    },
+    {"Retry-After": str(RETRY_AFTER_SECONDS)},
+)
+
+
+async def run_existence_check(
+    state: ServiceState, body: ExistenceCheckIn, client_key: str, request_id: str
+) -> ApiResult:
+    """The existence check behind POST /v1/existence-checks (and the web form)."""
+    if state.limiter is not None:
+        decision = state.limiter.hit(keyed_hash(state.hash_key, client_key), time.monotonic())
+        if not decision.allowed:
+            state.metrics.count_check("rate_limited")
+            return ApiResult(
+                429,
+                {"error": "rate_limited", "message": "Too many checks. Please try again later."},
+                {"Retry-After": str(decision.retry_after_seconds)},
+            )
+    try:
+        result = await _find_with_retry(state, body)
+    except SearchUnavailable as error:
+        state.metrics.count_check("unavailable")
+        state.metrics.count_backend_error(
+            error.kind if error.kind in ("timeout", "unreachable", "shard_failure") else "other"
+        )
+        log_event(state.logger, "check.unavailable", level=logging.WARNING,
+                  request_id=request_id, error_kind=error.kind)
+        return UNAVAILABLE
+    token = None
+    if result.found:
+        token, _ = issue_token(
+            state.ring,
+            result.record_ids,
+            body.as_submitted(),
+            state.clock(),
+            dt.timedelta(days=state.settings.token_ttl_days),
+        )
+    outcome = "found" if result.found else "not_found"
+    state.metrics.count_check(outcome)
+    log_event(state.logger, "check.completed", request_id=request_id, outcome=outcome,
+              candidates=len(result.scores))
+    return ApiResult(200, ExistenceCheckOut(found=result.found, reference_token=token).model_dump())
+
+
+def resolve_reference_token(
+    state: ServiceState, token: str, authorization: str, request_id: str
+) -> ApiResult:
+    """Staff resolution of a token: 401 without a valid key, 404 unknown, 410 expired."""
+    presented = authorization.removeprefix("Bearer ").strip() if authorization.startswith(
+        "Bearer ") else ""
+    staff_key = next(
+        (k for k in state.settings.staff_keys()
+         if presented and hmac.compare_digest(k.encode(), presented.encode())),
+        None,
+    )
+    if staff_key is None:
+        state.metrics.count_token_resolution("unauthorized")
+        return ApiResult(401, {"error": "unauthorized", "message": "A valid staff key is required."},
+                         {"WWW-Authenticate": "Bearer"})
+    staff_key_id = keyed_hash(b"staff-key-id", staff_key)
+    try:
+        payload = open_token(state.ring, token, state.clock())
+    except TokenExpired as expired:
+        state.metrics.count_token_resolution("expired")
+        log_event(state.logger, "token.resolved", request_id=request_id,
+                  staff_key_id=staff_key_id, token_id=expired.token_id, outcome="expired")
+        return ApiResult(410, {"error": "expired", "message": "This reference token has expired."})
+    except TokenInvalid:
+        state.metrics.count_token_resolution("unknown")
+        log_event(state.logger, "token.resolved", request_id=request_id,
+                  staff_key_id=staff_key_id, outcome="unknown")
+        return ApiResult(404, {"error": "unknown_token", "message": "No such reference token."})
+    state.metrics.count_token_resolution("ok")
+    log_event(state.logger, "token.resolved", request_id=request_id,
+              staff_key_id=staff_key_id, token_id=payload.token_id, outcome="ok")
+    return ApiResult(200, {
+        "record_ids": list(payload.record_ids),
+        "issued_at": payload.issued_at.isoformat(),
+        "expires_at": payload.expires_at.isoformat(),
+        "check": payload.check,
+    })
+
+
+def _client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: AsyncOpenSearch | None = None,
+    readings: ReadingDictionary | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    log_stream: Any = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    ring = token_ring(settings)
+    rate = parse_rate_limit(settings.rate_limit)
+    logger = configure_logging(stream=log_stream)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.service.client.close()
+
+    app = FastAPI(
+        title="mochinushi",
+        version="1",
+        summary="Does an unmatched pension record exist for this person? Only yes/no and a token.",
+        lifespan=lifespan,
+    )
+    app.state.service = ServiceState(
+        settings=settings,
+        client=client or opensearch_client(settings),
+        config=MatchingConfig.load(),
+        readings=readings or default_reading_dictionary(),
+        ring=ring,
+        metrics=ServiceMetrics(),
+        limiter=SlidingWindowLimiter(rate) if rate else None,
+        logger=logger,
+        hash_key=uuid.uuid4().bytes,
+        clock=clock,
+    )
+
+    def service() -> ServiceState:
+        state: ServiceState = app.state.service
+        return state
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        state = service()
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = _error(413, "body_too_large", "The request body is too large.")
+        else:
+            response = await call_next(request)
+        seconds = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        if template not in state.metrics.routes:
+            template = "unmatched"
+        state.metrics.observe_request(template, response.status_code, seconds)
+        response.headers["x-request-id"] = request_id
+        log_event(
+            state.logger,
+            "http.request",
+            request_id=request_id,
+            route=template,
+            status=response.status_code,
+            duration_ms=round(seconds * 1000, 2),
+        )
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        fields = []
+        for item in error.errors():
+            loc = [str(p) for p in item.get("loc", ()) if p != "body"]
+            message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+            fields.append({"field": ".".join(loc) or "body", "message": message,
+                           "type": item.get("type", "invalid")})
+        if request.url.path == "/v1/existence-checks":
+            service().metrics.count_check("invalid")
+        return JSONResponse(
+            {"error": "invalid_input", "message": "Some fields are invalid.", "fields": fields},
+            status_code=422,
+        )
+
+    @app.post(
+        "/v1/existence-checks",
+        response_model=ExistenceCheckOut,
+        responses={422: {"description": "Invalid fields (named, values never echoed)"},
+                   429: {"description": "Rate limit exceeded"},
+                   503: {"description": "Search unavailable: try later (never a 'no')"}},
+    )
+    async def existence_check(body: ExistenceCheckIn, request: Request) -> Response:
+        """Whether a matching unmatched record exists, plus an opaque reference token."""
+        result = await run_existence_check(
+            service(), body, _client_key(request), request.state.request_id
+        )
+        return result.response()
+
+    @app.get(
+        "/v1/reference-tokens/{token}",
+        responses={401: {"description": "No or wrong staff key"},
+                   404: {"description": "Unknown, altered or forged token"},
+                   410: {"description": "Expired token"}},
+    )
+    async def resolve_token(token: str, request: Request) -> Response:
+        """For pension-office staff: the candidate records and the submitted check."""
+        result = resolve_reference_token(
+            service(), token, request.headers.get("authorization", ""), request.state.request_id
+        )
+        return result.response()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        state = service()
+        try:
+            exists = await state.client.indices.exists_alias(name=state.settings.alias)
+        except Exception:
+            return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)
+        if not exists:
+            return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(service().metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index_page() -> Response:
+        page = WEB_DIR / "index.html"
+        if page.exists():
+            return HTMLResponse(page.read_text(encoding="utf-8"))
+        return HTMLResponse("<!doctype html><title>mochinushi</title><p>API: /docs</p>")
+
+    return app

@@ -1,0 +1,107 @@
+"""Running a check against OpenSearch: query → candidates → decision.
+
+The same function bodies serve the API (async client) and the indexer's validation gate and
+the relevance tools (sync client). A search that failed, timed out or answered from only some
+shards raises ``SearchUnavailable``: a partial answer must never become ``found: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch, OpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
+
+from analyzers.readings import ReadingDictionary
+from search_api.checks import Check, CheckKeys, check_keys
+from search_api.query import candidate_query
+from search_api.scoring import Decision, MatchingConfig, NameStats, decide
+
+
+class SearchUnavailable(RuntimeError):
+    """The cluster could not give a complete answer; ``kind`` is a metrics label."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"search unavailable ({kind}){': ' + detail if detail else ''}")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Finder:
+    """Everything a check needs besides the cluster client."""
+
+    alias: str
+    config: MatchingConfig
+    readings: ReadingDictionary
+    stats: NameStats
+    request_timeout: float = 2.0
+
+    def body(self, check: Check) -> tuple[CheckKeys, dict[str, Any]]:
+        keys = check_keys(check, self.readings)
+        return keys, candidate_query(
+            keys, size=self.config.candidates, window_days=self.config.date_window_days
+        )
+
+    def decide(self, keys: CheckKeys, response: Mapping[str, Any]) -> Decision:
+        hits = hits_of(response)
+        return decide(keys, [h["_source"] for h in hits], self.config, self.stats)
+
+    def find(self, client: OpenSearch, check: Check) -> Decision:
+        keys, body = self.body(check)
+        try:
+            response = client.search(
+                index=self.alias, body=body, request_timeout=self.request_timeout
+            )
+        except Exception as error:  # noqa: BLE001 — every failure becomes one typed error
+            raise classify_error(error) from error
+        return self.decide(keys, response)
+
+    async def find_async(self, client: AsyncOpenSearch, check: Check) -> Decision:
+        keys, body = self.body(check)
+        try:
+            response = await client.search(
+                index=self.alias, body=body, request_timeout=self.request_timeout
+            )
+        except Exception as error:  # noqa: BLE001
+            raise classify_error(error) from error
+        return self.decide(keys, response)
+
+
+def hits_of(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The hits of a *complete* response; raises when any shard failed or time ran out."""
+    if response.get("timed_out"):
+        raise SearchUnavailable("timeout", "search timed out")
+    shards = response.get("_shards", {})
+    if shards.get("failed", 0) or shards.get("successful", 0) < shards.get("total", 0):
+        raise SearchUnavailable("shard_failure", f"{shards.get('failed', 0)} shards failed")
+    hits: list[Mapping[str, Any]] = response["hits"]["hits"]
+    return hits
+
+
+def classify_error(error: Exception) -> SearchUnavailable:
+    if isinstance(error, SearchUnavailable):
+        return error
+    if isinstance(error, ConnectionTimeout):
+        return SearchUnavailable("timeout")
+    if isinstance(error, OSConnectionError):
+        return SearchUnavailable("unreachable")
+    if isinstance(error, NotFoundError):
+        return SearchUnavailable("no_index", "the alias serves no index")
+    if isinstance(error, TransportError):
+        return SearchUnavailable("other", f"status {error.status_code}")
+    return SearchUnavailable("other", type(error).__name__)
+
+
+def load_name_stats(client: OpenSearch, alias: str) -> NameStats:
+    mapping = client.indices.get_mapping(index=alias)
+    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
+    return NameStats.from_meta(meta)
+
+
+async def load_name_stats_async(client: AsyncOpenSearch, alias: str) -> NameStats:
+    mapping = await client.indices.get_mapping(index=alias)
+    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
+    return NameStats.from_meta(meta)

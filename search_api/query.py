@@ -1,0 +1,144 @@
+"""The candidate query: one OpenSearch request per check.
+
+Birth-date keys block (a filter: only records whose keyed date could be a slip of the
+person's date are considered); name keys at every fold level retrieve and rank the
+plausible ones. Ranking here only has to get the owner into the top ``candidates``; the
+decision is made afterwards by the transparent scorer (``scoring.py``) on those few records.
+Every clause is named, so ``matched_queries`` shows which keys retrieved a record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from analyzers.dates import birth_date_variants
+from analyzers.keys import PartKeys
+from search_api.checks import CheckKeys
+
+# Boosts order the fold levels for ranking only; the scorer decides with its own weights.
+LEVEL_BOOSTS: dict[str, float] = {
+    "exact": 8.0,
+    "orthographic": 7.0,
+    "voiceless": 5.0,
+    "confusable": 4.0,
+}
+READING_BOOST = 6.0
+KANJI_BOOST = 6.0
+FUZZY_BOOST = 3.0
+FORMER_FACTOR = 0.9
+SOURCE_FIELDS = [
+    "record_id",
+    "gender",
+    "birth_key",
+    "sur",
+    "given",
+    "full",
+    "given_suffixes",
+    "employer",
+    "address",
+]
+
+
+def _term(field: str, value: str, boost: float, name: str) -> dict[str, Any]:
+    return {"term": {field: {"value": value, "boost": boost, "_name": name}}}
+
+
+def _part_clauses(
+    field: str, keys: PartKeys, tag: str, factor: float = 1.0
+) -> list[dict[str, Any]]:
+    """Clauses matching one name part of the check against ``field`` (sur, given or full)."""
+    clauses: list[dict[str, Any]] = []
+    for level, boost in LEVEL_BOOSTS.items():
+        value = keys.levels.get(level)
+        if value:
+            clauses.append(_term(f"{field}.{level}", value, boost * factor, f"{tag}:{level}"))
+    orth = keys.levels.get("orthographic", "")
+    if orth:
+        # The record's kanji has a dictionary reading equal to what the person typed.
+        clauses.append(_term(f"{field}.readings", orth, READING_BOOST * factor, f"{tag}:reading"))
+        if len(orth) >= 3:
+            clauses.append(
+                {
+                    "fuzzy": {
+                        f"{field}.orthographic": {
+                            "value": orth,
+                            "fuzziness": 1,
+                            "transpositions": True,
+                            "prefix_length": 0,
+                            "max_expansions": 50,
+                            "boost": FUZZY_BOOST * factor,
+                            "_name": f"{tag}:one_edit",
+                        }
+                    }
+                }
+            )
+    if keys.readings:
+        # The person's kanji has a reading equal to what was keyed on the record.
+        clauses.append(
+            {
+                "terms": {
+                    f"{field}.orthographic": sorted(keys.readings),
+                    "boost": READING_BOOST * factor,
+                    "_name": f"{tag}:reading",
+                }
+            }
+        )
+    if keys.kanji:
+        clauses.append(_term(f"{field}.kanji", keys.kanji, KANJI_BOOST * factor, f"{tag}:kanji"))
+    return clauses
+
+
+def _dis_max(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"dis_max": {"queries": clauses, "tie_breaker": 0.1}}
+
+
+def date_blocking_filter(check: CheckKeys, window_days: int) -> dict[str, Any]:
+    keys = sorted({v.key for v in birth_date_variants(check.birth_date)})
+    should: list[dict[str, Any]] = [{"terms": {"birth_key": keys}}]
+    day = check.birth_date.as_date()
+    if day is not None and window_days > 0:
+        window = dt.timedelta(days=window_days)
+        should.append(
+            {
+                "range": {
+                    "birth_date": {
+                        "gte": (day - window).isoformat(),
+                        "lte": (day + window).isoformat(),
+                    }
+                }
+            }
+        )
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[str, Any]:
+    """The search body for one check."""
+    names = check.names
+    assert names.surname is not None and names.given is not None
+    surname_clauses = _part_clauses("sur", names.surname, "sur")
+    for index, former in enumerate(check.former_surnames):
+        surname_clauses += _part_clauses("sur", former, f"former{index}", FORMER_FACTOR)
+    given_clauses = _part_clauses("given", names.given, "given")
+    full_clauses = _part_clauses("full", names.full, "full")
+    for index, full in enumerate(check.former_full_names):
+        full_clauses += _part_clauses("full", full, f"formerfull{index}", FORMER_FACTOR)
+    suffix = names.given.levels.get("orthographic")
+    if suffix:
+        full_clauses.append(_term("given_suffixes", suffix, 4.0, "given_suffix"))
+    return {
+        "size": size,
+        "track_total_hits": False,
+        "_source": SOURCE_FIELDS,
+        "query": {
+            "bool": {
+                "filter": [date_blocking_filter(check, window_days)],
+                "should": [
+                    _dis_max(surname_clauses),
+                    _dis_max(given_clauses),
+                    _dis_max(full_clauses),
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+    }

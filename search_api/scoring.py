@@ -1,0 +1,279 @@
+"""Transparent scoring of candidates: comparison levels with weights, and the decision.
+
+Each field of a candidate is compared with the check and lands on one *level* (exact,
+orthographic, reading, …, none); each level has a weight in ``matching.toml``. The total is
+compared with one calibrated threshold. Every contribution is kept, so ``explain`` can show a
+waterfall of why a pair matched or not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.fuzz import partial_ratio
+
+from analyzers.dates import BirthDate, classify_date_difference
+from analyzers.kanji import fold_kanji
+from analyzers.keys import PartKeys
+from search_api.checks import CheckKeys
+
+FREQUENCY_ADJUSTED = frozenset({"exact", "orthographic", "reading", "kanji"})
+LEGAL_FORMS = re.compile(r"株式会社|有限会社|合資会社|合名会社|\(株\)|\(有\)|\(資\)|\(名\)|[\s・]")
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """``matching.toml`` as typed data."""
+
+    threshold: float
+    candidates: int
+    token_records: int
+    date_window_days: int
+    surname: Mapping[str, float]
+    given: Mapping[str, float]
+    full: Mapping[str, float]
+    birth_date: Mapping[str, float]
+    gender: Mapping[str, float]
+    reference: Mapping[str, float]
+    frequency: Mapping[str, float]
+    source: str = "matching.toml"
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> MatchingConfig:
+        if path is None:
+            text = resources.files("search_api").joinpath("matching.toml").read_text()
+            source = "search_api/matching.toml"
+        else:
+            text, source = path.read_text(), str(path)
+        data = tomllib.loads(text)
+        return cls(
+            threshold=float(data["threshold"]),
+            candidates=int(data["candidates"]),
+            token_records=int(data["token_records"]),
+            date_window_days=int(data["blocking"]["date_window_days"]),
+            surname=data["surname"],
+            given=data["given"],
+            full=data["full"],
+            birth_date=data["birth_date"],
+            gender=data["gender"],
+            reference=data["reference"],
+            frequency=data["frequency"],
+            source=source,
+        )
+
+
+@dataclass(frozen=True)
+class NameStats:
+    """How often name keys occur in the index (top names only), for the frequency adjustment."""
+
+    total: int = 0
+    surnames: Mapping[str, int] = field(default_factory=dict)
+    given_names: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> NameStats:
+        stats = meta.get("name_stats") or {}
+        return cls(
+            total=int(stats.get("total", 0)),
+            surnames=dict(stats.get("surnames", {})),
+            given_names=dict(stats.get("given_names", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Contribution:
+    feature: str
+    level: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    record_id: str
+    total: float
+    contributions: tuple[Contribution, ...]
+    surname_agrees: bool
+    reference_agrees: bool
+
+    def passes(self, threshold: float) -> bool:
+        """Over the threshold, and — the guard against namesakes — either the surname (or a
+        declared former surname) agrees, or reference information confirms."""
+        return self.total >= threshold and (self.surname_agrees or self.reference_agrees)
+
+
+@dataclass(frozen=True)
+class Decision:
+    found: bool
+    record_ids: tuple[str, ...]
+    best: CandidateScore | None
+    scores: tuple[CandidateScore, ...]
+
+
+# -- field comparisons -------------------------------------------------------------------------
+
+
+def _one_edit(a: str, b: str) -> bool:
+    return bool(a and b) and min(len(a), len(b)) >= 2 and DamerauLevenshtein.distance(a, b) <= 1
+
+
+def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
+    """Every level at which one name part of the check agrees with a record's part."""
+    levels: set[str] = set()
+    for level, key in check.levels.items():
+        if key and record.get(level) == key:
+            levels.add(level)
+    record_orth = record.get("orthographic") or ""
+    record_readings = set(record.get("readings") or ())
+    check_orth = check.levels.get("orthographic", "")
+    if (check_orth and check_orth in record_readings) or (record_orth in check.readings):
+        levels.add("reading")
+    if check.readings and check.readings & record_readings:
+        levels.add("reading")
+    if check.kanji and record.get("kanji") == check.kanji:
+        levels.add("kanji")
+    if _one_edit(check_orth, record_orth):
+        levels.add("one_edit")
+    return levels
+
+
+def _best(levels: set[str], weights: Mapping[str, float]) -> tuple[str, float]:
+    scored = [(weights[level], level) for level in levels if level in weights]
+    if not scored:
+        return "none", weights["none"]
+    weight, level = max(scored)
+    return level, weight
+
+
+def _frequency_bits(
+    key: str, counts: Mapping[str, int], stats: NameStats, config: Mapping[str, float]
+) -> float:
+    if stats.total <= 0:
+        return 0.0
+    count = counts.get(key)
+    if count is None:
+        # Not among the most frequent names: at most as common as the rarest one listed.
+        count = min(counts.values(), default=1)
+        count = max(1, count // 2)
+    share = count / stats.total
+    bits = math.log2(config["reference_share"] / share)
+    return max(config["min_bits"], min(config["max_bits"], bits))
+
+
+def _normalise_reference(text: str) -> str:
+    return LEGAL_FORMS.sub("", fold_kanji(unicodedata.normalize("NFKC", text)))
+
+
+def _similar(a: str | None, b: str | None, minimum: float) -> bool:
+    if not a or not b:
+        return False
+    left, right = _normalise_reference(a), _normalise_reference(b)
+    return bool(left and right) and partial_ratio(left, right) >= minimum
+
+
+def record_birth_date(birth_key: str) -> BirthDate:
+    return BirthDate(int(birth_key[:4]), int(birth_key[4:6]), int(birth_key[6:8]))
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def _name_contributions(
+    keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
+) -> tuple[list[Contribution], bool]:
+    names = keys.names
+    assert names.surname is not None and names.given is not None
+    sur, given = doc.get("sur"), doc.get("given")
+    if sur and given:
+        level, weight = _best(part_levels(names.surname, sur), config.surname)
+        feature = "surname"
+        for index, former in enumerate(keys.former_surnames):
+            f_level, f_weight = _best(part_levels(former, sur), config.surname)
+            if f_level != "none" and f_weight - config.surname["former_penalty"] > weight:
+                level, weight = f_level, f_weight - config.surname["former_penalty"]
+                feature = f"former_surname[{index}]"
+        if level in FREQUENCY_ADJUSTED:
+            weight += _frequency_bits(
+                sur.get("orthographic", ""), stats.surnames, stats, config.frequency
+            )
+        g_level, g_weight = _best(part_levels(names.given, given), config.given)
+        if g_level in FREQUENCY_ADJUSTED:
+            g_weight += _frequency_bits(
+                given.get("orthographic", ""), stats.given_names, stats, config.frequency
+            )
+        return [
+            Contribution(feature, level, weight),
+            Contribution("given_name", g_level, g_weight),
+        ], level != "none"
+    # A record keyed without a space: compare whole names, then the given name as a suffix.
+    full = doc.get("full") or {}
+    candidates = [names.full, *keys.former_full_names]
+    best_level, best_weight = "none", config.full["none"]
+    for index, check_full in enumerate(candidates):
+        level, weight = _best(part_levels(check_full, full), config.full)
+        if index > 0 and level != "none":
+            weight -= config.surname["former_penalty"]
+        if weight > best_weight:
+            best_level, best_weight = level, weight
+    if best_level != "none":
+        return [Contribution("full_name", best_level, best_weight)], True
+    given_orth = names.given.levels.get("orthographic", "")
+    if given_orth and given_orth in (doc.get("given_suffixes") or ()):
+        return [Contribution("full_name", "given_suffix", config.full["given_suffix"])], False
+    return [Contribution("full_name", "none", config.full["none"])], False
+
+
+def score_candidate(
+    keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
+) -> CandidateScore:
+    contributions, surname_agrees = _name_contributions(keys, doc, config, stats)
+    date_level = classify_date_difference(keys.birth_date, record_birth_date(doc["birth_key"]))
+    contributions.append(Contribution("birth_date", date_level, config.birth_date[date_level]))
+    gender_level = "agree" if doc.get("gender") == keys.check.gender else "disagree"
+    contributions.append(Contribution("gender", gender_level, config.gender[gender_level]))
+    reference_agrees = False
+    check = keys.check
+    if _similar(
+        check.employer_name, doc.get("employer"), config.reference["employer_min_similarity"]
+    ):
+        contributions.append(Contribution("employer", "agree", config.reference["employer_agree"]))
+        reference_agrees = True
+    if _similar(check.address, doc.get("address"), config.reference["address_min_similarity"]):
+        contributions.append(Contribution("address", "agree", config.reference["address_agree"]))
+        reference_agrees = True
+    total = round(sum(c.weight for c in contributions), 3)
+    return CandidateScore(
+        record_id=str(doc["record_id"]),
+        total=total,
+        contributions=tuple(contributions),
+        surname_agrees=surname_agrees,
+        reference_agrees=reference_agrees,
+    )
+
+
+def decide(
+    keys: CheckKeys,
+    docs: Sequence[Mapping[str, Any]],
+    config: MatchingConfig,
+    stats: NameStats,
+) -> Decision:
+    scores = sorted(
+        (score_candidate(keys, doc, config, stats) for doc in docs),
+        key=lambda s: s.total,
+        reverse=True,
+    )
+    passing = [s for s in scores if s.passes(config.threshold)]
+    return Decision(
+        found=bool(passing),
+        record_ids=tuple(s.record_id for s in passing[: config.token_records]),
+        best=scores[0] if scores else None,
+        scores=tuple(scores),
+    )
