@@ -106,16 +106,21 @@ _VOWEL_ROWS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-# Which large vowel merely lengthens a mora of which row: the same vowel (オオ, ユウ → u+u),
-# ウ after an o-row mora (イチロウ = イチロー), and イ after an e-row mora (ケイコ said ケーコ).
-# JUDGEMENT: エイ → エ is a fold of pronunciation, not spelling; it is in because records were
-# keyed from what clerks heard, and it merges mostly with non-names (ケイコ/ケコ, セイジ/セジ).
+# Which large vowel merely lengthens a mora of which row, as long vowels are spelled in names:
+# ウ after a u-row mora (ユウコ = ユーコ), ウ or オ after an o-row mora (イチロウ = イチロー,
+# オオノ = オーノ), イ after an e-row mora (ケイコ, said ケーコ).
+# JUDGEMENT: エイ → エ folds pronunciation, not spelling; it is in because records were keyed
+# from what clerks heard, and it merges mostly with non-names (ケイコ/ケコ, セイジ/セジ).
+# Deliberately out: ア after a-row, イ after i-row, エ after e-row. Names do not spell long
+# vowels that way, and since keys have no space the fold also runs across the surname/given
+# boundary, where these would eat the first vowel of very common given names (タナカ アキコ,
+# モリ イチロウ). ー itself is always dropped, whatever precedes it.
 _LENGTHENING_VOWELS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        "a": frozenset("ア"),
-        "i": frozenset("イ"),
+        "a": frozenset(),
+        "i": frozenset(),
         "u": frozenset("ウ"),
-        "e": frozenset("エイ"),
+        "e": frozenset("イ"),
         "o": frozenset("オウ"),
     }
 )
@@ -224,8 +229,9 @@ def fold_long_vowels(text: str) -> str:
 
     オオノ / オーノ / オノ → オノ, ユウコ / ユーコ → ユコ, イチロウ / イチロー → イチロ,
     ケイコ → ケコ. Word-initial vowels stay (オオノ keeps its first オ). The fold cannot see
-    morpheme boundaries, so オオウチ (大内) folds to オチ like 越智: a blocking key, not a
-    verdict — the scorer still sees the exact level.
+    morpheme boundaries, so オオウチ (大内) folds to オチ like 越智, and サトウオサム to
+    サトサム: a blocking key, not a verdict — the scorer still sees the exact level. For the
+    same reason, fold name parts or suffixes *after* cutting them, never cut a folded key.
     """
     kept: list[str] = []
     previous_vowel: str | None = None

@@ -145,6 +145,15 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     return levels
 
 
+def _demote_common_typo(levels: set[str], check_key: str, record_key: str,
+                        counts: Mapping[str, int]) -> set[str]:
+    """A one-kana difference between two frequent names (カトウ/サトウ) is more likely two
+    people than a keying slip; between a name and a non-name (タカハツ) it is a slip."""
+    if "one_edit" in levels and check_key in counts and record_key in counts:
+        return (levels - {"one_edit"}) | {"one_edit_common"}
+    return levels
+
+
 def _best(levels: set[str], weights: Mapping[str, float]) -> tuple[str, float]:
     scored = [(weights[level], level) for level in levels if level in weights]
     if not scored:
@@ -156,7 +165,7 @@ def _best(levels: set[str], weights: Mapping[str, float]) -> tuple[str, float]:
 def _frequency_bits(
     key: str, counts: Mapping[str, int], stats: NameStats, config: Mapping[str, float]
 ) -> float:
-    if stats.total <= 0:
+    if stats.total < config["min_total"]:
         return 0.0
     count = counts.get(key)
     if count is None:
@@ -193,7 +202,13 @@ def _name_contributions(
     assert names.surname is not None and names.given is not None
     sur, given = doc.get("sur"), doc.get("given")
     if sur and given:
-        level, weight = _best(part_levels(names.surname, sur), config.surname)
+        sur_orth = sur.get("orthographic", "")
+        sur_levels = _demote_common_typo(part_levels(names.surname, sur),
+                                         names.surname.levels.get("orthographic", ""), sur_orth,
+                                         stats.surnames)
+        level, weight = _best(sur_levels, config.surname)
+        if level == "none" and keys.check.gender == "F":
+            weight = config.surname["none_female"]
         feature = "surname"
         for index, former in enumerate(keys.former_surnames):
             f_level, f_weight = _best(part_levels(former, sur), config.surname)
@@ -204,7 +219,10 @@ def _name_contributions(
             weight += _frequency_bits(
                 sur.get("orthographic", ""), stats.surnames, stats, config.frequency
             )
-        g_level, g_weight = _best(part_levels(names.given, given), config.given)
+        given_levels = _demote_common_typo(part_levels(names.given, given),
+                                           names.given.levels.get("orthographic", ""),
+                                           given.get("orthographic", ""), stats.given_names)
+        g_level, g_weight = _best(given_levels, config.given)
         if g_level in FREQUENCY_ADJUSTED:
             g_weight += _frequency_bits(
                 given.get("orthographic", ""), stats.given_names, stats, config.frequency

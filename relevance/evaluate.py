@@ -1,0 +1,243 @@
+"""Evaluation of the finder on labelled checks: recall of owners, false "found" rates, sweep.
+
+Every check runs through the real query path (``Finder``) against a real index. For each check
+we keep the best *eligible* score (a candidate that passes the surname-or-reference guard)
+and whether that candidate set contains the owner, so one run yields the whole threshold sweep
+without re-querying.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from analyzers.kana import kana_key
+from search_api.finder import Finder
+from search_api.models import ExistenceCheckIn
+
+NO_SCORE = -1000.0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    check_id: str
+    kind: str
+    tags: tuple[str, ...]
+    expected: str | None
+    owner_score: float  # best eligible score of the owner's record (NO_SCORE if not a candidate)
+    other_score: float  # best eligible score of any other record
+    owner_candidate: bool  # the owner's record was retrieved at all
+    baseline_found: bool
+
+
+@dataclass
+class Rate:
+    hits: int = 0
+    total: int = 0
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.total if self.total else 0.0
+
+
+@dataclass
+class EvaluationReport:
+    threshold: float
+    owners: int
+    negatives: int
+    recall: float
+    false_found: float
+    baseline_recall: float
+    baseline_false_found: float
+    blocking_misses: int
+    recall_by_tag: dict[str, dict[str, float]] = field(default_factory=dict)
+    false_found_by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    sweep: list[dict[str, float]] = field(default_factory=list)
+    worst_misses: list[dict[str, Any]] = field(default_factory=list)
+    worst_false_alarms: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+def load_checks(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+def baseline_found(client: OpenSearch, alias: str, request: ExistenceCheckIn) -> bool:
+    """The historical rule: exact normalised kana name, birth date and gender all equal."""
+    check = request.to_check()
+    full = kana_key(check.surname_kana + check.given_name_kana, "exact")
+    body = {
+        "size": 0,
+        "track_total_hits": 1,
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {"full.exact": full}},
+                    {"term": {"birth_key": check.birth_date.key}},
+                    {"term": {"gender": check.gender}},
+                ]
+            }
+        },
+    }
+    response = client.search(index=alias, body=body)
+    return int(response["hits"]["total"]["value"]) > 0
+
+
+def run_check(client: OpenSearch, finder: Finder, labelled: Mapping[str, Any]) -> CheckOutcome:
+    request = ExistenceCheckIn.model_validate(labelled["request"])
+    decision = finder.find(client, request.to_check())
+    expected = labelled.get("expected_record_id")
+    owner_score = other_score = NO_SCORE
+    owner_candidate = False
+    for score in decision.scores:
+        eligible = score.surname_agrees or score.reference_agrees
+        if score.record_id == expected:
+            owner_candidate = True
+            if eligible:
+                owner_score = max(owner_score, score.total)
+        elif eligible:
+            other_score = max(other_score, score.total)
+    return CheckOutcome(
+        check_id=str(labelled["check_id"]),
+        kind=str(labelled["kind"]),
+        tags=tuple(labelled.get("tags", ())),
+        expected=expected,
+        owner_score=owner_score,
+        other_score=other_score,
+        owner_candidate=owner_candidate,
+        baseline_found=baseline_found(client, finder.alias, request),
+    )
+
+
+def _owner_found(outcome: CheckOutcome, threshold: float) -> bool:
+    """Found, with the owner among the records the token carries."""
+    return outcome.owner_score >= threshold
+
+
+def _false_found(outcome: CheckOutcome, threshold: float) -> bool:
+    return max(outcome.owner_score, outcome.other_score) >= threshold
+
+
+def sweep(outcomes: Sequence[CheckOutcome], thresholds: Iterable[float]) -> list[dict[str, float]]:
+    owners = [o for o in outcomes if o.expected]
+    negatives = [o for o in outcomes if not o.expected]
+    rows = []
+    for t in thresholds:
+        recall = sum(_owner_found(o, t) for o in owners) / max(1, len(owners))
+        false = sum(_false_found(o, t) for o in negatives) / max(1, len(negatives))
+        rows.append({"threshold": round(t, 2), "recall": round(recall, 4),
+                     "false_found": round(false, 4)})
+    return rows
+
+
+def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationReport:
+    owners = [o for o in outcomes if o.expected]
+    negatives = [o for o in outcomes if not o.expected]
+    by_tag: dict[str, Rate] = defaultdict(Rate)
+    baseline_by_tag: dict[str, Rate] = defaultdict(Rate)
+    for o in owners:
+        for tag in o.tags or ("untagged",):
+            by_tag[tag].total += 1
+            by_tag[tag].hits += _owner_found(o, threshold)
+            baseline_by_tag[tag].total += 1
+            baseline_by_tag[tag].hits += o.baseline_found
+    by_kind: dict[str, Rate] = defaultdict(Rate)
+    baseline_by_kind: dict[str, Rate] = defaultdict(Rate)
+    for o in negatives:
+        by_kind[o.kind].total += 1
+        by_kind[o.kind].hits += _false_found(o, threshold)
+        baseline_by_kind[o.kind].total += 1
+        baseline_by_kind[o.kind].hits += o.baseline_found
+    grid = [x / 2 for x in range(0, 61)]
+    misses = sorted((o for o in owners if not _owner_found(o, threshold)),
+                    key=lambda o: o.owner_score)[:15]
+    alarms = sorted((o for o in negatives if _false_found(o, threshold)),
+                    key=lambda o: -max(o.owner_score, o.other_score))[:15]
+    return EvaluationReport(
+        threshold=threshold,
+        owners=len(owners),
+        negatives=len(negatives),
+        recall=round(sum(_owner_found(o, threshold) for o in owners) / max(1, len(owners)), 4),
+        false_found=round(
+            sum(_false_found(o, threshold) for o in negatives) / max(1, len(negatives)), 4
+        ),
+        baseline_recall=round(sum(o.baseline_found for o in owners) / max(1, len(owners)), 4),
+        baseline_false_found=round(
+            sum(o.baseline_found for o in negatives) / max(1, len(negatives)), 4
+        ),
+        blocking_misses=sum(not o.owner_candidate for o in owners),
+        recall_by_tag={
+            tag: {"n": r.total, "recall": round(r.value, 4),
+                  "baseline": round(baseline_by_tag[tag].value, 4)}
+            for tag, r in sorted(by_tag.items())
+        },
+        false_found_by_kind={
+            kind: {"n": r.total, "false_found": round(r.value, 4),
+                   "baseline": round(baseline_by_kind[kind].value, 4)}
+            for kind, r in sorted(by_kind.items())
+        },
+        sweep=sweep(outcomes, grid),
+        worst_misses=[{"check_id": o.check_id, "tags": list(o.tags),
+                       "owner_score": o.owner_score, "retrieved": o.owner_candidate}
+                      for o in misses],
+        worst_false_alarms=[{"check_id": o.check_id, "kind": o.kind,
+                             "score": max(o.owner_score, o.other_score)} for o in alarms],
+    )
+
+
+def calibrated_threshold(
+    outcomes: Sequence[CheckOutcome], max_false_found: float, step: float = 0.25
+) -> float:
+    """The lowest threshold whose false "found" rate on the negatives is ≤ the target."""
+    negatives = [o for o in outcomes if not o.expected]
+    t = 0.0
+    while t < 60:
+        false = sum(_false_found(o, t) for o in negatives) / max(1, len(negatives))
+        if false <= max_false_found:
+            return round(t, 2)
+        t += step
+    return 60.0
+
+
+def write_threshold(config_path: Path, threshold: float) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    new, count = re.subn(r"(?m)^threshold = [0-9.]+", f"threshold = {threshold}", text)
+    if count != 1:
+        raise ValueError(f"{config_path} has no single 'threshold = …' line to update")
+    config_path.write_text(new, encoding="utf-8")
+
+
+def plot(report_: EvaluationReport, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [row["false_found"] for row in report_.sweep]
+    ys = [row["recall"] for row in report_.sweep]
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
+    ax.plot(xs, ys, marker=".", label="mochinushi (threshold sweep)")
+    ax.scatter([report_.baseline_false_found], [report_.baseline_recall], color="red",
+               label="baseline: exact kana + date + gender", zorder=3)
+    ax.scatter([report_.false_found], [report_.recall], color="green", marker="*", s=150,
+               label=f"chosen threshold {report_.threshold}", zorder=3)
+    ax.set_xlabel('false "found" rate on people with no record')
+    ax.set_ylabel("recall of owners")
+    ax.set_xlim(-0.01, max(0.2, max(xs) if xs else 0.2))
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
