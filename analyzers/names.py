@@ -59,7 +59,7 @@ def given_name_suffixes(full: str, min_len: int = 2, max_len: int = 6) -> list[s
     longest = min(max_len, len(compact) - 1)
     return [
         compact[-length:]
-        for length in range(min_len, longest + 1)
+        for length in range(max(min_len, 1), longest + 1)
         if compact[-length] not in _NOT_A_MORA_START
     ]
 

@@ -189,6 +189,176 @@ def serve_command(
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
+@app.command("synth")
+def synth_command(
+    out: Annotated[Path, typer.Option("--out", help="output folder")],
+    records: Annotated[int, typer.Option("--records")] = 20000,
+    checks: Annotated[int, typer.Option("--checks")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    density: Annotated[str, typer.Option("--density", help="production or uniform")] = "production",
+) -> None:
+    """Write a synthetic extract with labelled checks (ground truth per error pattern)."""
+    from relevance.synth import SynthConfig, generate, write_synth_set
+
+    if density not in ("production", "uniform"):
+        raise _fail("--density must be production or uniform", 2)
+    synth = generate(SynthConfig(records=records, checks=checks, seed=seed, density=density))
+    out.mkdir(parents=True, exist_ok=True)
+    write_synth_set(synth, out)
+    typer.echo(f"wrote {len(synth.records)} records and {len(synth.checks)} checks to {out}")
+
+
+def _finder(settings: Settings, client: Any, alias: str, config: Path | None) -> Any:
+    from analyzers.readings import default_reading_dictionary
+    from search_api.finder import Finder, load_name_stats
+    from search_api.scoring import MatchingConfig
+
+    return Finder(
+        alias=alias,
+        config=MatchingConfig.load(config),
+        readings=default_reading_dictionary(),
+        stats=load_name_stats(client, alias),
+        request_timeout=30,
+    )
+
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="matching.toml to use")]
+
+
+@app.command("eval")
+def eval_command(
+    checks: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    alias: AliasOption = None,
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="folder for JSON + PNG")] = None,
+) -> None:
+    """Recall of owners and false "found" rates per error pattern, with the baseline."""
+    from relevance.evaluate import load_checks, plot, report, run_check
+
+    settings = Settings()
+    client = _sync_client(settings)
+    finder = _finder(settings, client, alias or settings.alias, config)
+    labelled = load_checks(checks)
+    outcomes = [run_check(client, finder, item) for item in labelled]
+    result = report(outcomes, finder.config.threshold)
+    _print_report(result)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.json").write_text(result.to_json() + "\n")
+        plot(result, out / "precision_recall.png")
+        typer.echo(f"wrote {out / 'evaluation.json'} and {out / 'precision_recall.png'}")
+
+
+def _print_report(result: Any) -> None:
+    typer.echo(f"threshold {result.threshold}: recall of owners {result.recall:.3f} "
+               f"(baseline {result.baseline_recall:.3f}), false found "
+               f"{result.false_found:.4f} (baseline {result.baseline_false_found:.4f}); "
+               f"{result.owners} owners, {result.negatives} negatives, "
+               f"{result.blocking_misses} blocking misses")
+    typer.echo(f"{'error pattern':24} {'n':>6} {'recall':>8} {'baseline':>9}")
+    for tag, row in result.recall_by_tag.items():
+        typer.echo(f"{tag:24} {row['n']:>6} {row['recall']:>8.3f} {row['baseline']:>9.3f}")
+    typer.echo(f"{'negative kind':24} {'n':>6} {'false':>8} {'baseline':>9}")
+    for kind, row in result.false_found_by_kind.items():
+        typer.echo(f"{kind:24} {row['n']:>6} {row['false_found']:>8.4f} {row['baseline']:>9.4f}")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    checks: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    max_false_found: Annotated[float, typer.Option("--max-false-found")] = 0.01,
+    alias: AliasOption = None,
+    config: ConfigOption = None,
+    write: Annotated[bool, typer.Option("--write/--dry-run")] = False,
+) -> None:
+    """Pick the lowest threshold meeting a false "found" target; optionally write it."""
+    from importlib import resources
+
+    from relevance.evaluate import calibrated_threshold, load_checks, run_check, write_threshold
+
+    settings = Settings()
+    client = _sync_client(settings)
+    finder = _finder(settings, client, alias or settings.alias, config)
+    outcomes = [run_check(client, finder, item) for item in load_checks(checks)]
+    threshold = calibrated_threshold(outcomes, max_false_found)
+    typer.echo(f"threshold for false found <= {max_false_found}: {threshold}")
+    if write:
+        target = config or Path(str(resources.files("search_api").joinpath("matching.toml")))
+        write_threshold(target, threshold)
+        typer.echo(f"wrote threshold = {threshold} to {target}")
+
+
+@app.command("explain")
+def explain_command(
+    check: Annotated[str, typer.Argument(help="check JSON, or @file with one JSON object")],
+    record: Annotated[str, typer.Option("--record", help="record id to explain")],
+    alias: AliasOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Waterfall of one check against one record: each field's level and weight."""
+    import json
+
+    from search_api.models import ExistenceCheckIn
+    from search_api.scoring import score_candidate
+
+    settings = Settings()
+    client = _sync_client(settings)
+    finder = _finder(settings, client, alias or settings.alias, config)
+    text = Path(check[1:]).read_text(encoding="utf-8") if check.startswith("@") else check
+    data = json.loads(text)
+    request = ExistenceCheckIn.model_validate(data.get("request", data))
+    keys, body = finder.body(request.to_check())
+    response = client.search(index=finder.alias, body=body)
+    retrieved = [h["_source"] for h in response["hits"]["hits"]]
+    doc = next((d for d in retrieved if d["record_id"] == record), None)
+    if doc is None:
+        hits = client.search(index=finder.alias, body={"query": {"term": {"record_id": record}}})
+        if not hits["hits"]["hits"]:
+            raise _fail(f"record {record} is not in {finder.alias}")
+        doc = hits["hits"]["hits"][0]["_source"]
+        typer.echo("BLOCKING MISS: the record was not among the candidates of the query")
+    else:
+        rank = [d["record_id"] for d in retrieved].index(record) + 1
+        typer.echo(f"retrieved: candidate {rank} of {len(retrieved)}")
+    score = score_candidate(keys, doc, finder.config, finder.stats)
+    running = 0.0
+    for c in score.contributions:
+        running += c.weight
+        bar = ("+" if c.weight >= 0 else "-") * min(40, int(abs(c.weight) * 2))
+        typer.echo(f"{c.feature:20} {c.level:18} {c.weight:+7.2f}  {running:7.2f}  {bar}")
+    passes = score.passes(finder.config.threshold)
+    typer.echo(f"{'total':39} {score.total:7.2f}  threshold {finder.config.threshold}  "
+               f"→ {'FOUND' if passes else 'not found'}"
+               + ("" if score.surname_agrees or score.reference_agrees
+                  else "  (guard: no surname agreement and no reference agreement)"))
+
+
+@app.command("demo")
+def demo_command(
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    records: Annotated[int, typer.Option("--records")] = 20000,
+) -> None:
+    """Local node + synthetic extract + index + API and web page on 127.0.0.1."""
+    settings = Settings()
+    node = LocalNode(settings.home, settings.opensearch_version, settings.opensearch_port,
+                     settings.opensearch_heap)
+    try:
+        node.up(progress=_say)
+    except (LocalNodeError, DistributionError) as error:
+        raise _fail(str(error)) from None
+    demo_dir = Path("var/demo")
+    if not (demo_dir / "records.jsonl").exists():
+        synth_command(out=demo_dir, records=records, checks=200, seed=7, density="production")
+    client = _sync_client(settings)
+    if not client.indices.exists_alias(name=settings.alias):
+        index_command(path=demo_dir / "records.jsonl", format=None, encoding="utf-8",
+                      alias=None, delta=False, quarantine=None, keep=2, min_count=None,
+                      max_drop_ratio=None, shards=1, replicas=0)
+    _say(f"serving on http://127.0.0.1:{port} (web page /, API docs /docs); "
+         f"sample checks in {demo_dir / 'checks.jsonl'}; Ctrl-C to stop")
+    serve_command(host="127.0.0.1", port=port, alias=None)
+
+
 def main() -> None:
     app(prog_name="mochinushi")
 

@@ -114,7 +114,7 @@ class ExistenceCheckIn(BaseModel):
             raise ValueError(f"is not a real date: {error}") from None
         except DateFormatError:
             raise ValueError(
-                "must be a date such as 1938-05-03, 昭和13年5月3日 or S13.5.3"
+                "must be a date such as 1950-01-31, 昭和25年1月31日 or S25.1.31"
             ) from None
         return value
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
+
+from analyzers.readings import default_reading_dictionary
+from indexer.build import BuildOptions, build_index
+from search_api.finder import Finder, load_name_stats
+from search_api.scoring import MatchingConfig
 
 TEST_OPENSEARCH_URL = os.environ.get("MOCHINUSHI_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
 
@@ -33,3 +40,78 @@ def os_client(opensearch_url: str) -> Iterator[OpenSearch]:
 def unique_name() -> str:
     """A fresh lowercase name for an index or alias that no other test uses."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+CRAFTED_RECORDS = [
+    # (record_id, name_kana, name_kanji, birth_date, gender, employer)
+    ("R-SMALL", "ヤマダ キヨウコ", "山田 京子", "5-130503", "2", None),
+    ("R-SOKUON", "ハツトリ マサオ", None, "1931-02-11", "1", None),
+    ("R-VOICING", "ナカシマ ハルコ", "中島 春子", "1930-07-21", "F", None),
+    ("R-LONG", "オーノ イチロー", None, "1940-01-15", "M", None),
+    ("R-OLDKANA", "スズキ シヅオ", None, "1935-09-09", "M", None),
+    ("R-CONF", "ンノダ ミシコ", None, "1942-03-30", "F", None),
+    ("R-READING", "カワノ ユキコ", "河野 幸子", "1938-08-08", "F", None),
+    ("R-TYPO", "ワタナメ ヨシエ", None, "1933-04-04", "F", None),
+    ("R-SHITSU", "タカハツ ヨシエ", None, "1933-04-14", "F", None),
+    ("R-HALF", "ｻﾄｳ ﾊﾅｺ", None, "1929-12-01", "F", None),
+    ("R-NOSPACE", "イノウエタケシ", None, "1937-06-06", "M", None),
+    ("R-KANJI", "タカハシ セツコ", "髙橋 節子", "1934-10-10", "F", None),
+    ("R-MAIDEN", "イシカワ フミコ", None, "1936-02-02", "F", "(株)石川織物"),
+    ("R-ERA", "モリタ ヨシオ", None, "3-131120", "M", None),
+    ("R-SWAP", "キムラ トシコ", None, "1941-04-03", "F", None),
+    ("R-DIGIT", "ハヤシ カズオ", None, "1932-02-30", "M", None),
+    ("R-DAYS", "シミズ ミチコ", None, "1939-07-13", "F", None),
+    ("R-GENDER", "ヤマグチ ヒロミ", None, "1945-05-05", "M", None),
+    ("R-CLEAN", "マツモト キヨシ", "松本 清", "1930-01-30", "M", None),
+    # Neighbours that must not be confused with the people above.
+    ("N-1", "マツモト キヨコ", None, "1930-01-30", "F", None),
+    ("N-2", "ヤマダ ハナコ", None, "1938-05-03", "F", None),
+    ("N-3", "サトウ キョウコ", None, "1938-05-03", "F", None),
+    ("N-4", "フジタ カズコ", None, "1936-02-02", "F", None),
+]
+
+
+@pytest.fixture(scope="session")
+def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("crafted")
+    extract = folder / "records.jsonl"
+    with extract.open("w", encoding="utf-8") as out:
+        for record_id, kana, kanji, date, gender, employer in CRAFTED_RECORDS:
+            line = {"record_id": record_id, "name_kana": kana, "birth_date": date,
+                    "gender": gender}
+            if kanji:
+                line["name_kanji"] = kanji
+            if employer:
+                line["employer_name"] = employer
+                line["pension_type"] = "kosei"
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    alias = "test-crafted-records"
+    _drop(os_client, alias)
+    summary = build_index(os_client, extract, BuildOptions(alias=alias, sample_size=50),
+                          default_reading_dictionary())
+    assert summary.indexed == len(CRAFTED_RECORDS), summary.to_json()
+    yield alias
+    _drop(os_client, alias)
+
+
+def _drop(client: OpenSearch, alias: str) -> None:
+    for name in client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
+        client.indices.delete(index=name)
+
+
+@pytest.fixture(scope="session")
+def crafted_finder(os_client: OpenSearch, crafted_alias: str) -> Finder:
+    return Finder(
+        alias=crafted_alias,
+        config=MatchingConfig.load(),
+        readings=default_reading_dictionary(),
+        stats=load_name_stats(os_client, crafted_alias),
+        request_timeout=30,
+    )
+
+
+def write_extract(path: Path, lines: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,246 @@
+"""Contract tests of the HTTP API (CONTRACTS §4) against the real node and the crafted index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mochinushi.settings import Settings
+from search_api.app import ConfigurationError, create_app
+
+pytestmark = pytest.mark.opensearch
+
+STAFF_KEY = "staff-key-for-tests-0123456789"
+FOUND = {"surname_kana": "やまだ", "given_name_kana": "キョウコ", "birth_date": "昭和13年5月3日",
+         "gender": "F", "reference": {"address": "埼玉県浦和市"}}
+NOT_FOUND = {"surname_kana": "ワタナベ", "given_name_kana": "ススム", "birth_date": "1950-10-10",
+             "gender": "M"}
+SECRET_VALUES = ["やまだ", "キョウコ", "昭和13年5月3日", "ワタナベ", "ススム", "1950-10-10",
+                 "埼玉県浦和市", "ヤマダ"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _settings(alias: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "alias": alias,
+        "staff_api_keys": STAFF_KEY,
+        "token_secret": "k2:second-secret-for-tests-0001,k1:first-secret-for-tests-00001",
+        "rate_limit": "off",
+        "dev_mode": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture()
+def logs() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture()
+def api(crafted_alias: str, logs: io.StringIO, clock: Clock) -> Iterator[TestClient]:
+    app = create_app(_settings(crafted_alias), clock=clock, log_stream=logs)
+    with TestClient(app) as client:
+        yield client
+
+
+def _staff(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {STAFF_KEY}"}
+
+
+def test_found_returns_only_existence_and_an_opaque_token(api: TestClient) -> None:
+    response = api.post("/v1/existence-checks", json=FOUND)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"found", "reference_token"}
+    assert body["found"] is True
+    token = body["reference_token"]
+    assert isinstance(token, str) and "R-SMALL" not in token
+    for value in SECRET_VALUES:
+        assert value not in response.text
+
+
+def test_not_found_has_null_token(api: TestClient) -> None:
+    response = api.post("/v1/existence-checks", json=NOT_FOUND)
+    assert response.status_code == 200
+    assert response.json() == {"found": False, "reference_token": None}
+
+
+def test_staff_resolve_token_gives_records_and_the_check(api: TestClient) -> None:
+    token = api.post("/v1/existence-checks", json=FOUND).json()["reference_token"]
+    response = api.get(f"/v1/reference-tokens/{token}", headers=_staff(token))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["record_ids"][0] == "R-SMALL"
+    assert body["check"]["surname_kana"] == "やまだ"
+    assert body["check"]["reference"]["address"] == "埼玉県浦和市"
+    assert body["expires_at"] > body["issued_at"]
+
+
+def test_staff_endpoint_needs_a_valid_key(api: TestClient) -> None:
+    token = api.post("/v1/existence-checks", json=FOUND).json()["reference_token"]
+    assert api.get(f"/v1/reference-tokens/{token}").status_code == 401
+    wrong = {"Authorization": "Bearer not-a-staff-key"}
+    assert api.get(f"/v1/reference-tokens/{token}", headers=wrong).status_code == 401
+
+
+def test_altered_forged_and_expired_tokens(api: TestClient, clock: Clock) -> None:
+    token = api.post("/v1/existence-checks", json=FOUND).json()["reference_token"]
+    flipped = token[:10] + ("A" if token[10] != "A" else "B") + token[11:]
+    assert api.get(f"/v1/reference-tokens/{flipped}", headers=_staff(token)).status_code == 404
+    assert api.get("/v1/reference-tokens/forged-token", headers=_staff(token)).status_code == 404
+    assert api.get(f"/v1/reference-tokens/{token[:-3]}", headers=_staff(token)).status_code == 404
+    clock.now += dt.timedelta(days=91)
+    assert api.get(f"/v1/reference-tokens/{token}", headers=_staff(token)).status_code == 410
+
+
+def test_token_survives_key_rotation(crafted_alias: str, clock: Clock) -> None:
+    old = _settings(crafted_alias, token_secret="k1:first-secret-for-tests-00001")
+    with TestClient(create_app(old, clock=clock)) as client:
+        token = client.post("/v1/existence-checks", json=FOUND).json()["reference_token"]
+    rotated = _settings(crafted_alias)  # k2 newest, k1 still accepted
+    with TestClient(create_app(rotated, clock=clock)) as client:
+        assert client.get(f"/v1/reference-tokens/{token}", headers=_staff(token)).status_code == 200
+    retired = _settings(crafted_alias, token_secret="k2:second-secret-for-tests-0001")
+    with TestClient(create_app(retired, clock=clock)) as client:
+        assert client.get(f"/v1/reference-tokens/{token}", headers=_staff(token)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"surname_kana": "Yamada"}, "surname_kana"),
+        ({"given_name_kana": ""}, "given_name_kana"),
+        ({"birth_date": "昭和13年2月30日"}, "birth_date"),
+        ({"birth_date": "someday"}, "birth_date"),
+        ({"gender": "X"}, "gender"),
+        ({"surname_kana": "ヤマ\u0000ダ"}, "surname_kana"),
+        ({"former_surnames": [{"kana": "サトウ"}] * 6}, "former_surnames"),
+        ({"surname_kanji": "abc"}, "surname_kanji"),
+    ],
+)
+def test_invalid_input_names_the_field_and_never_echoes_values(
+    api: TestClient, change: dict[str, Any], field: str
+) -> None:
+    response = api.post("/v1/existence-checks", json={**FOUND, **change})
+    assert response.status_code == 422
+    body = response.json()
+    assert any(f["field"].startswith(field) for f in body["fields"]), body
+    for value in [*SECRET_VALUES, "Yamada", "someday", "2月30日"]:
+        assert value not in response.text
+
+
+def test_missing_required_fields_are_named(api: TestClient) -> None:
+    response = api.post("/v1/existence-checks", json={"gender": "F"})
+    assert response.status_code == 422
+    named = {f["field"] for f in response.json()["fields"]}
+    assert {"surname_kana", "given_name_kana", "birth_date"} <= named
+
+
+def test_body_size_limit(api: TestClient) -> None:
+    big = {**FOUND, "reference": {"address": "あ" * 10000}}
+    assert api.post("/v1/existence-checks", json=big).status_code in (413, 422)
+
+
+def test_rate_limit_answers_429_with_retry_after(crafted_alias: str) -> None:
+    app = create_app(_settings(crafted_alias, rate_limit="2/minute"))
+    with TestClient(app) as client:
+        statuses = [client.post("/v1/existence-checks", json=NOT_FOUND).status_code
+                    for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        limited = client.post("/v1/existence-checks", json=NOT_FOUND)
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_cluster_is_503_never_not_found(crafted_alias: str) -> None:
+    settings = _settings(crafted_alias,
+                         opensearch_url=f"http://127.0.0.1:{_closed_port()}",
+                         opensearch_timeout_seconds=0.5)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/existence-checks", json=NOT_FOUND)
+        assert response.status_code == 503
+        assert "Retry-After" in response.headers
+        assert "found" not in response.json()
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200
+
+
+def test_missing_alias_is_503(os_client: Any) -> None:
+    with TestClient(create_app(_settings("test-no-such-alias"))) as client:
+        assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 503
+        assert client.get("/readyz").json()["ready"] is False
+
+
+class ShardFailureClient:
+    """Fault injection: a cluster that answers with a failed shard."""
+
+    class indices:  # noqa: N801 — mimics the client's attribute
+        @staticmethod
+        async def get_mapping(index: str) -> dict[str, Any]:
+            return {"i": {"mappings": {"_meta": {}}}}
+
+    async def search(self, **_: Any) -> dict[str, Any]:
+        return {"timed_out": False, "_shards": {"total": 2, "successful": 1, "failed": 1},
+                "hits": {"hits": []}}
+
+    async def close(self) -> None:
+        return None
+
+
+def test_partial_results_are_503_never_not_found(crafted_alias: str) -> None:
+    app = create_app(_settings(crafted_alias), client=ShardFailureClient())  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        response = client.post("/v1/existence-checks", json=NOT_FOUND)
+        assert response.status_code == 503
+
+
+def test_readiness_health_metrics_and_docs(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+    assert api.get("/readyz").json() == {"ready": True}
+    api.post("/v1/existence-checks", json=FOUND)
+    metrics = api.get("/metrics").text
+    assert "mochinushi_checks_total" in metrics and 'outcome="found"' in metrics
+    assert api.get("/docs").status_code == 200
+    schema = api.get("/openapi.json").json()
+    assert "/v1/existence-checks" in schema["paths"]
+
+
+def test_logs_and_metrics_carry_no_personal_data(api: TestClient, logs: io.StringIO) -> None:
+    api.post("/v1/existence-checks", json=FOUND)
+    api.post("/v1/existence-checks", json=NOT_FOUND)
+    api.post("/v1/existence-checks", json={**FOUND, "gender": "X"})
+    token = api.post("/v1/existence-checks", json=FOUND).json()["reference_token"]
+    api.get(f"/v1/reference-tokens/{token}", headers=_staff(token))
+    written = logs.getvalue() + api.get("/metrics").text
+    assert "check.completed" in written and "token.resolved" in written
+    for value in [*SECRET_VALUES, token, STAFF_KEY]:
+        assert value not in written
+
+
+def test_serve_refuses_to_start_without_secret_outside_dev_mode(crafted_alias: str) -> None:
+    with pytest.raises(ConfigurationError, match="MOCHINUSHI_TOKEN_SECRET"):
+        create_app(_settings(crafted_alias, token_secret=None, dev_mode=False))
