@@ -145,7 +145,10 @@ def fold_kanji(text: str) -> str:
 
     髙橋 → 高橋, 山﨑 → 山崎, 渡邉 → 渡辺, 齋藤 → 斎藤, 佐々木 → 佐佐木. Never raises.
     """
-    normalized = "".join(unicodedata.normalize("NFKC", text).split())
+    # NFKC again after removing spaces: NFKC turns some characters into space + combining
+    # mark (¯ → " ̄"), and once the space is gone the mark composes differently.
+    compact = "".join(unicodedata.normalize("NFKC", text).split())
+    normalized = unicodedata.normalize("NFKC", compact)
     folded = "".join(KANJI_VARIANTS.get(char, char) for char in normalized)
     return _expand_iteration_marks(folded)
 

@@ -262,9 +262,11 @@ def _set_meta(client: OpenSearch, index: str, changes: dict[str, Any]) -> None:
 
 
 def _write_summary(quarantine_path: Path, summary: BuildSummary) -> Path:
-    target = quarantine_path.with_name(quarantine_path.name.replace(".quarantine", "") + ".summary.json")
-    if target == quarantine_path:
-        target = quarantine_path.with_suffix(".summary.json")
+    """``x.quarantine.jsonl`` → ``x.summary.json``, beside it."""
+    name = quarantine_path.name
+    stem = name.removesuffix(".quarantine.jsonl") if name.endswith(".quarantine.jsonl") else (
+        quarantine_path.stem)
+    target = quarantine_path.with_name(f"{stem}.summary.json")
     target.write_text(summary.to_json() + "\n")
     return target
 

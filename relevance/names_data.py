@@ -871,7 +871,6 @@ FEMALE_GIVEN_PREFIXES: Final = """
 満 1 ミツ
 輝 1 テル
 時 1 トキ
-八重 1 ヤエ
 """
 
 FEMALE_GIVEN_SUFFIXES: Final = """
@@ -926,8 +925,7 @@ SHIPPING_INDUSTRIES: Final = ("海運", "汽船", "水産", "漁業", "船舶")
 # How the legal form was keyed: (株) with ASCII or full-width parentheses, the ㈱ sign, spelt out.
 LEGAL_PREFIXES: Final = ("(株)", "（株）", "㈱", "株式会社", "(有)", "有限会社", "")
 
-# Showa-era (prefecture, city) pairs outside Chiba; Faker's own cities (all in 千葉県) are added in
-# synth.py. Several cities were later merged away (浦和市, 布施市, 八幡市, 清水市), as in the
+# Showa-era (prefecture, city) pairs. Several cities were later merged away (浦和市, 布施市, 八幡市, 清水市), as in the
 # addresses people remember.
 SHOWA_CITIES: Final = (
     ("北海道", "札幌市"), ("北海道", "旭川市"), ("北海道", "夕張市"), ("青森県", "八戸市"),
@@ -944,5 +942,6 @@ SHOWA_CITIES: Final = (
     ("広島県", "呉市"), ("山口県", "下関市"), ("徳島県", "徳島市"), ("香川県", "高松市"),
     ("愛媛県", "今治市"), ("高知県", "高知市"), ("福岡県", "八幡市"), ("福岡県", "大牟田市"),
     ("佐賀県", "佐賀市"), ("長崎県", "佐世保市"), ("熊本県", "熊本市"), ("大分県", "別府市"),
-    ("宮崎県", "延岡市"), ("鹿児島県", "鹿児島市"), ("沖縄県", "那覇市"),
+    ("宮崎県", "延岡市"), ("鹿児島県", "鹿児島市"), ("沖縄県", "那覇市"), ("千葉県", "千葉市"),
+    ("千葉県", "船橋市"), ("千葉県", "銚子市"), ("千葉県", "木更津市"), ("千葉県", "鴨川市"),
 )

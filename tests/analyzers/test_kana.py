@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -81,7 +82,12 @@ def test_is_kana(text: str, expected: bool, why: str) -> None:
         (enlarge_small_kana, "キョウコ", "キヨウコ", "small ョ keyed large"),
         (enlarge_small_kana, "ジュンイチ", "ジユンイチ", "small ュ keyed large"),
         (enlarge_small_kana, "ハットリ", "ハツトリ", "small ッ keyed large"),
-        (enlarge_small_kana, "ァィゥェォヮヵヶ", "アイウエオワカケ", "every small vowel and ヮヵヶ"),
+        (
+            enlarge_small_kana,
+            "ァィゥェォヮヵヶ",
+            "アイウエオワカケ",
+            "every small vowel and ヮヵヶ",
+        ),
         (fold_old_kana, "シヅオ", "シズオ", "四つ仮名 ヅ"),
         (fold_old_kana, "ハナヂ", "ハナジ", "四つ仮名 ヂ"),
         (fold_old_kana, "カヲル", "カオル", "old kana ヲ"),
@@ -197,7 +203,7 @@ def test_folds_are_idempotent(text: str) -> None:
 @given(st.one_of(st.text(), kana_soup))
 def test_each_level_is_a_function_of_the_previous_key(text: str) -> None:
     keys = kana_keys(text)
-    for lower, higher in zip(KANA_LEVELS, KANA_LEVELS[1:], strict=False):
+    for lower, higher in itertools.pairwise(KANA_LEVELS):
         assert kana_keys(keys[lower])[higher] == keys[higher]
 
 

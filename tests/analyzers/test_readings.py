@@ -49,7 +49,11 @@ def test_given_name_readings(
 @pytest.mark.parametrize(
     ("name", "expected", "why"),
     [
-        ("河野 幸子", {"カワノサチコ", "カワノユキコ", "コウノサチコ", "コウノユキコ"}, "with space"),
+        (
+            "河野 幸子",
+            {"カワノサチコ", "カワノユキコ", "コウノサチコ", "コウノユキコ"},
+            "with space",
+        ),
         ("山田花子", {"ヤマダハナコ"}, "without space: split points tried"),
     ],
 )

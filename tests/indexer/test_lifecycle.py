@@ -1,0 +1,189 @@
+"""Blue/green builds against the real node: gates, swap, rollback, lock, crash recovery, deltas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from analyzers.readings import default_reading_dictionary
+from indexer import lifecycle
+from indexer.build import BuildOptions, apply_delta, build_index
+
+pytestmark = pytest.mark.opensearch
+
+PEOPLE = [
+    ("ヤマダ ハナコ", "1938-05-03", "F"),
+    ("サトウ イチロウ", "1931-02-11", "M"),
+    ("スズキ カズコ", "5-100707", "2"),
+    ("タナカ ヒロシ", "1945-12-24", "1"),
+    ("ｲﾉｳｴ ﾀｹｼ", "1937-06-06", "M"),
+]
+
+
+def _write(path: Path, lines: list[dict[str, Any] | str]) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            out.write((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False))
+                      + "\n")
+    return path
+
+
+def _records(n: int, prefix: str = "R") -> list[dict[str, Any]]:
+    return [
+        {"record_id": f"{prefix}{i}", "name_kana": PEOPLE[i % len(PEOPLE)][0],
+         "birth_date": PEOPLE[i % len(PEOPLE)][1], "gender": PEOPLE[i % len(PEOPLE)][2]}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture()
+def alias(os_client: OpenSearch, unique_name: str) -> Iterator[str]:
+    yield unique_name
+    for name in os_client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"):
+        os_client.indices.delete(index=name)
+    try:
+        os_client.delete(index=lifecycle.LOCK_INDEX, id=unique_name, refresh=True)
+    except Exception:  # noqa: BLE001 — no lock left: fine
+        pass
+
+
+def _build(client: OpenSearch, path: Path, alias: str, **options: Any) -> Any:
+    return build_index(client, path, BuildOptions(alias=alias, **options),
+                       default_reading_dictionary())
+
+
+def test_build_swaps_alias_and_accounts_for_every_line(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    lines: list[dict[str, Any] | str] = [*_records(20)]
+    lines += [
+        "{not json",
+        {"record_id": "R1", "name_kana": "ダブリ", "birth_date": "1940-01-01", "gender": "F"},
+        {"record_id": "BAD-G", "name_kana": "ヤマダ ハナコ", "birth_date": "1940-01-01",
+         "gender": "X"},
+        {"record_id": "IMPOSSIBLE", "name_kana": "ハヤシ カズオ", "birth_date": "1932-02-30",
+         "gender": "M"},
+    ]
+    extract = _write(tmp_path / "extract.jsonl", lines)
+    summary = _build(os_client, extract, alias)
+    assert summary.read == 24
+    assert summary.indexed == 21, "the impossible date is indexed, not quarantined"
+    assert summary.quarantined == 3
+    assert summary.read == summary.indexed + summary.quarantined
+    assert summary.alias_moved
+    assert lifecycle.live_indices(os_client, alias) == [summary.index]
+    quarantine = (tmp_path / "extract.quarantine.jsonl").read_text().splitlines()
+    reasons = sorted(json.loads(q)["reason"] for q in quarantine)
+    assert reasons == ["bad_gender", "duplicate_record_id", "unparseable_line"]
+    written = json.loads((tmp_path / "extract.summary.json").read_text())
+    assert written["indexed"] == 21 and written["gates"]["sample_missing"] == 0
+
+
+def test_cp932_csv_extract(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
+    extract = tmp_path / "extract.csv"
+    rows = ["record_id,name_kana,name_kanji,birth_date,gender,employer_name",
+            "C1,ﾀｶﾊｼ ｾﾂｺ,髙橋 節子,5-090101,2,㈱山田商店",
+            "C2,ヤマダ タロウ,山田 太郎,1935-03-03,1,"]
+    extract.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
+    summary = _build(os_client, extract, alias, encoding="cp932")
+    assert (summary.read, summary.indexed, summary.quarantined) == (2, 2, 0)
+    doc = os_client.search(index=alias, body={"query": {"term": {"record_id": "C1"}}})
+    source = doc["hits"]["hits"][0]["_source"]
+    assert source["sur"]["exact"] == "タカハシ" and source["sur"]["kanji"] == "高橋"
+
+
+def test_gate_refuses_a_truncated_extract_and_keeps_the_alias(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    first = _build(os_client, _write(tmp_path / "full.jsonl", _records(40)), alias)
+    truncated = _write(tmp_path / "short.jsonl", _records(10))
+    with pytest.raises(lifecycle.GateFailed, match="fewer documents"):
+        _build(os_client, truncated, alias, max_drop_ratio=0.2)
+    assert lifecycle.live_indices(os_client, alias) == [first.index]
+    with pytest.raises(lifecycle.GateFailed, match="min-count"):
+        _build(os_client, truncated, alias, min_count=30)
+    assert lifecycle.live_indices(os_client, alias) == [first.index]
+
+
+def test_rollback_and_retention(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
+    names = []
+    for n in range(4):
+        summary = _build(os_client, _write(tmp_path / f"e{n}.jsonl", _records(5 + n)), alias,
+                         keep_previous=2)
+        names.append(summary.index)
+    versions = lifecycle.list_versions(os_client, alias)
+    assert [v.name for v in versions] == list(reversed(names[1:])), "oldest pruned, K=2 kept"
+    assert versions[0].live
+    back = lifecycle.rollback(os_client, alias)
+    assert back == names[2]
+    assert lifecycle.live_indices(os_client, alias) == [names[2]]
+    assert int(os_client.count(index=alias)["count"]) == 7
+
+
+def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    extract = _write(tmp_path / "e.jsonl", _records(5))
+    with lifecycle.reindex_lock(os_client, alias), pytest.raises(lifecycle.LockHeld):
+        _build(os_client, extract, alias)
+    stale = {"holder": "ghost:1", "acquired_at": (lifecycle.utc_now()
+                                                  - dt.timedelta(hours=7)).isoformat()}
+    os_client.index(index=lifecycle.LOCK_INDEX, id=alias, body=stale, refresh=True)
+    summary = _build(os_client, extract, alias)
+    assert summary.alias_moved
+    assert not os_client.exists(index=lifecycle.LOCK_INDEX, id=alias), "lock released"
+
+
+def test_killed_build_leaves_alias_and_next_run_cleans_up(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    first = _build(os_client, _write(tmp_path / "first.jsonl", _records(5)), alias)
+    big = _write(tmp_path / "big.jsonl", _records(60000))
+    env = {**os.environ, "MOCHINUSHI_ALIAS": alias}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mochinushi", "index", str(big)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        building = [v for v in lifecycle.list_versions(os_client, alias) if v.state == "building"]
+        if building and building[0].docs != 0:
+            break
+        os_client.indices.refresh(index=f"{alias}-*")
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert building, "the build was killed before it created its index"
+    assert lifecycle.live_indices(os_client, alias) == [first.index], "alias untouched"
+    os_client.delete(index=lifecycle.LOCK_INDEX, id=alias, refresh=True)  # the dead run's lock
+    rerun = _build(os_client, _write(tmp_path / "again.jsonl", _records(8)), alias)
+    assert building[0].name in rerun.cleaned_up
+    assert lifecycle.live_indices(os_client, alias) == [rerun.index]
+
+
+def test_delta_upserts_and_deletes(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
+    _build(os_client, _write(tmp_path / "full.jsonl", _records(10)), alias)
+    delta = _write(tmp_path / "delta.jsonl", [
+        {"op": "delete", "record_id": "R3"},
+        {"op": "upsert", "record_id": "NEW1", "name_kana": "キムラ トシコ",
+         "birth_date": "1941-04-03", "gender": "F"},
+        {"op": "delete", "record_id": "NOT-THERE"},
+        {"op": "explode", "record_id": "R4"},
+    ])
+    summary = apply_delta(os_client, delta, BuildOptions(alias=alias),
+                          default_reading_dictionary())
+    assert summary.read == 4 and summary.quarantined == 1 and summary.deleted == 2
+    ids = {h["_source"]["record_id"] for h in os_client.search(
+        index=alias, body={"size": 100, "query": {"match_all": {}}})["hits"]["hits"]}
+    assert "R3" not in ids and "NEW1" in ids and len(ids) == 10
