@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzers.kana import KANA_LEVELS, kana_key, normalize_kana
+from analyzers.kana import kana_key, kana_keys, normalize_kana
 from analyzers.kanji import fold_kanji
 from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
 from analyzers.readings import ReadingDictionary
@@ -36,7 +36,7 @@ class PartKeys:
 
 
 def _levels(kana: str) -> dict[str, str]:
-    return {level: kana_key(kana, level) for level in KANA_LEVELS}
+    return kana_keys(kana)
 
 
 def _reading_keys(readings: frozenset[str]) -> frozenset[str]:
@@ -86,7 +86,10 @@ def record_name_keys(
     full = part_keys(parts.full, full_kanji)
     suffixes: tuple[str, ...] = ()
     if surname is None:
-        suffixes = tuple(given_name_suffixes(kana_key(parts.full, "orthographic")))
+        # Cut first, then fold: a long-vowel fold cannot see where the given name starts.
+        suffixes = tuple(
+            dict.fromkeys(kana_key(s, "orthographic") for s in given_name_suffixes(parts.full))
+        )
     return NameKeys(surname=surname, given=given, full=full, given_suffixes=suffixes)
 
 

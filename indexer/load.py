@@ -7,7 +7,9 @@ reported back so that the caller quarantines it: nothing is lost silently.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +82,9 @@ class BulkLoader:
         chunk_size: int = 2000,
         attempts: int = 6,
         max_wait_seconds: float = 30.0,
+        in_flight: int = 2,
     ) -> None:
+        self.in_flight = max(1, in_flight)
         self.client = client
         self.index = index
         self.chunk_size = chunk_size
@@ -117,6 +121,19 @@ class BulkLoader:
         return rejected
 
     def load(self, actions: Iterable[Action]) -> Iterator[tuple[int, list[Rejected]]]:
-        """Load every action; yields (actions sent, rejected) per chunk for progress."""
-        for chunk in _chunks(actions, self.chunk_size):
-            yield len(chunk), self._send(chunk)
+        """Load every action; yields (actions sent, rejected) per chunk for progress.
+
+        Sending runs in background threads (the HTTP wait releases the GIL) while the caller's
+        thread builds the next documents; at most ``in_flight`` chunks are pending, so memory
+        stays bounded whatever the extract size.
+        """
+        pending: deque[Future[list[Rejected]]] = deque()
+        sizes: deque[int] = deque()
+        with ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="bulk") as pool:
+            for chunk in _chunks(actions, self.chunk_size):
+                pending.append(pool.submit(self._send, chunk))
+                sizes.append(len(chunk))
+                while len(pending) >= self.in_flight:
+                    yield sizes.popleft(), pending.popleft().result()
+            while pending:
+                yield sizes.popleft(), pending.popleft().result()

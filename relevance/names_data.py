@@ -925,14 +925,15 @@ SHIPPING_INDUSTRIES: Final = ("海運", "汽船", "水産", "漁業", "船舶")
 # How the legal form was keyed: (株) with ASCII or full-width parentheses, the ㈱ sign, spelt out.
 LEGAL_PREFIXES: Final = ("(株)", "（株）", "㈱", "株式会社", "(有)", "有限会社", "")
 
-# Showa-era (prefecture, city) pairs. Several cities were later merged away (浦和市, 布施市, 八幡市, 清水市), as in the
-# addresses people remember.
+# Showa-era (prefecture, city) pairs. Several cities were later merged away (浦和市, 布施市,
+# 八幡市, 清水市), as in the addresses people remember.
 SHOWA_CITIES: Final = (
     ("北海道", "札幌市"), ("北海道", "旭川市"), ("北海道", "夕張市"), ("青森県", "八戸市"),
     ("岩手県", "盛岡市"), ("宮城県", "仙台市"), ("秋田県", "秋田市"), ("山形県", "米沢市"),
     ("福島県", "郡山市"), ("茨城県", "日立市"), ("栃木県", "宇都宮市"), ("群馬県", "桐生市"),
     ("埼玉県", "浦和市"), ("埼玉県", "大宮市"), ("埼玉県", "川口市"), ("東京都", "葛飾区"),
-    ("東京都", "大田区"), ("東京都", "足立区"), ("東京都", "八王子市"), ("神奈川県", "横浜市鶴見区"),
+    ("東京都", "大田区"), ("東京都", "足立区"), ("東京都", "八王子市"),
+    ("神奈川県", "横浜市鶴見区"),
     ("神奈川県", "川崎市"), ("新潟県", "長岡市"), ("富山県", "高岡市"), ("石川県", "金沢市"),
     ("福井県", "福井市"), ("山梨県", "甲府市"), ("長野県", "岡谷市"), ("岐阜県", "大垣市"),
     ("静岡県", "清水市"), ("静岡県", "浜松市"), ("愛知県", "名古屋市中村区"), ("愛知県", "一宮市"),

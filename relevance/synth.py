@@ -389,7 +389,7 @@ def dates_close(birth: date, record: KeyedDate) -> bool:
     """Whether a keyed record date could be a slip of ``birth`` (negative filter, see module)."""
     if abs((record.approx_date() - birth).days) <= 366:
         return True
-    era, era_year = era_of(birth)
+    _, era_year = era_of(birth)
     mine = {_six_digits(birth.year, birth.month, birth.day),
             _six_digits(era_year, birth.month, birth.day)}
     theirs = {_six_digits(record.year, record.month, record.day),
@@ -667,7 +667,7 @@ def inject_alt_reading(rng: Random, draft: Draft, person: Person) -> Draft | Non
 
 
 def inject_small_kana(rng: Random, draft: Draft, person: Person) -> Draft | None:
-    """Small kana could not be keyed: every ャュョッァィゥェォ became large (キョウコ → キヨウコ)."""
+    """Small kana could not be keyed: every small kana became large (キョウコ → キヨウコ)."""
     if not any(ch in SMALL_TO_LARGE for ch in draft.surname_kana + draft.given_kana):
         return None
     table = str.maketrans(SMALL_TO_LARGE)
@@ -980,7 +980,8 @@ def typed_employer(rng: Random, keyed_name: str) -> str:
 
 def address_at_time(rng: Random) -> str:
     pref, city = rng.choice(places().cities)
-    return f"{pref}{city}{rng.choice(places().towns)}{rng.randint(1, 9)}丁目{rng.randint(1, 40)}番地"
+    town = rng.choice(places().towns)
+    return f"{pref}{city}{town}{rng.randint(1, 9)}丁目{rng.randint(1, 40)}番地"
 
 
 def typed_address(rng: Random, keyed_address: str) -> str:
@@ -1194,8 +1195,10 @@ def make_negative(rng: Random, kind: str, names: NameTables, dates: BirthDates,
         return None
     reference: dict[str, str] | None = None
     if rng.random() < 0.3:
-        reference = ({"employer_name": typed_employer(rng, employer_name(rng, names))}
-                     if rng.random() < 0.65 else {"address": typed_address(rng, address_at_time(rng))})
+        if rng.random() < 0.65:
+            reference = {"employer_name": typed_employer(rng, employer_name(rng, names))}
+        else:
+            reference = {"address": typed_address(rng, address_at_time(rng))}
     return _Negative(check_request(rng, person, former=former, reference=reference), near)
 
 
@@ -1206,7 +1209,8 @@ def _split(total: int, shares: dict[str, float]) -> list[str]:
     """Exactly ``total`` labels in the given proportions (largest remainders)."""
     raw = {k: total * v / sum(shares.values()) for k, v in shares.items()}
     counts = {k: int(v) for k, v in raw.items()}
-    for k in sorted(raw, key=lambda k: raw[k] - counts[k], reverse=True)[:total - sum(counts.values())]:
+    short = total - sum(counts.values())
+    for k in sorted(raw, key=lambda k: raw[k] - counts[k], reverse=True)[:short]:
         counts[k] += 1
     return [k for k, n in counts.items() for _ in range(n)]
 
@@ -1321,14 +1325,18 @@ def _stats(config: SynthConfig, records: Sequence[dict[str, str]],
         "shares": {
             "birth_1920_1960": round(sum(v for y, v in years.items() if 1920 <= y <= 1960) / n, 3),
             "with_kanji": round(sum(1 for r in records if r["name_kanji"]) / n, 3),
-            "halfwidth_kana": round(sum(1 for r in records if _has_halfwidth(r["name_kana"])) / n, 3),
+            "halfwidth_kana": round(
+                sum(1 for r in records if _has_halfwidth(r["name_kana"])) / n, 3),
             "era_coded_dates": round(sum(1 for k in keyed_dates if k.era) / n, 3),
             "impossible_dates": sum(1 for k in keyed_dates if not k.is_real()),
-            "impossible_month_days": sum(1 for k in keyed_dates if k.day > calendar.monthrange(
-                2000, k.month)[1] or (k.month, k.day) == (2, 29) and not calendar.isleap(
-                    k.gregorian_year()))),
+            "impossible_month_days": sum(1 for k in keyed_dates if _no_such_day(k)),
         },
     }
+
+
+def _no_such_day(k: KeyedDate) -> bool:
+    """A day the month does not have (2月30日, 4月31日), as opposed to an era-year slip."""
+    return k.day > calendar.monthrange(k.gregorian_year(), k.month)[1]
 
 
 def _has_halfwidth(text: str) -> bool:

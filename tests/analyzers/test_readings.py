@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
 
@@ -73,3 +75,15 @@ def test_unknown_or_odd_input_gives_no_readings_and_no_error(
 
 def test_default_dictionary_is_shared() -> None:
     assert default_reading_dictionary() is default_reading_dictionary()
+
+
+@given(st.text(max_size=12))
+@settings(deadline=None)
+def test_never_raises_on_any_text(text: str) -> None:
+    readings = default_reading_dictionary()
+    for found in (
+        readings.surname_readings(text),
+        readings.given_name_readings(text),
+        readings.full_name_readings(text),
+    ):
+        assert all(reading and " " not in reading for reading in found)
