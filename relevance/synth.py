@@ -431,9 +431,9 @@ class BirthDates:
     def __init__(self, rng: Random, records: int, density: Density) -> None:
         self.density = density
         self.populated: list[date] = []
+        self._years = WeightedTable((y, ledger_year_weight(y)) for y in BIRTH_YEARS)
+        self._table: WeightedTable[date] | None = None
         if density == "uniform":
-            self._years = WeightedTable((y, ledger_year_weight(y)) for y in BIRTH_YEARS)
-            self._table: WeightedTable[date] | None = None
             return
         span = (LAST_BIRTH - FIRST_BIRTH).days + 1
         starts = list(range(0, span - CLUSTER_DAYS + 1, CLUSTER_DAYS))
@@ -449,8 +449,10 @@ class BirthDates:
         self.populated.sort()
         self._table = WeightedTable((d, production_crowd(d.year)) for d in self.populated)
 
-    def draw(self, rng: Random) -> date:
-        if self._table is not None:
+    def draw(self, rng: Random, anywhere: bool = False) -> date:
+        """A birth date; ``anywhere`` ignores the populated dates (for the rare owner whose error
+        pattern needs a date the few populated ones lack, e.g. a day ≤ 12 for a swap)."""
+        if self._table is not None and not anywhere:
             return self._table.draw(rng)
         year = self._years.draw(rng)
         days = 366 if calendar.isleap(year) else 365
@@ -603,12 +605,12 @@ class Person:
 
 
 def draw_person(rng: Random, names: NameTables, dates: BirthDates, gender: str | None = None,
-                unisex: bool = False) -> Person:
+                unisex: bool = False, anywhere: bool = False) -> Person:
     gender = gender or ("F" if rng.random() < FEMALE_SHARE else "M")
     surname = names.surnames.draw(rng)
     given = (names.unisex_given if unisex else names.given)[gender].draw(rng)
     return Person(surname, surname.draw_reading(rng), given, given.draw_reading(rng), gender,
-                  dates.draw(rng))
+                  dates.draw(rng, anywhere))
 
 
 def other_surname(rng: Random, names: NameTables, *avoid: tuple[NameEntry, str]) -> NameEntry:
@@ -1087,7 +1089,8 @@ def make_owner(rng: Random, names: NameTables, dates: BirthDates, first: str | N
             tags = (first,) if first else tags[:1]
         maiden = bool(MAIDEN_TAGS.intersection(tags))
         person = draw_person(rng, names, dates, gender="F" if maiden else None,
-                             unisex="gender_swapped" in tags and rng.random() < 0.5)
+                             unisex="gender_swapped" in tags and rng.random() < 0.5,
+                             anywhere=attempt >= 300)
         basis, basis_kana = person.surname, person.surname_kana
         if maiden:
             basis = other_surname(rng, names, (person.surname, person.surname_kana))

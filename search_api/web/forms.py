@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -30,9 +30,11 @@ __all__ = [
     "FORMER_ROWS",
     "FORMER_ROWS_WITHOUT_JS",
     "GREGORIAN",
+    "KNOWN_FIELDS",
     "LABELS",
     "MAX_FORM_FIELDS",
     "REFERENCE_FIELDS",
+    "STAFF_FIELDS",
     "FormError",
     "Validated",
     "birth_date_text",
@@ -48,25 +50,30 @@ FORMER_ROWS_WITHOUT_JS: Final = 3
 
 GREGORIAN: Final = "西暦"
 ERA_CHOICES: Final[tuple[str, ...]] = (*(era.name for era in ERAS), GREGORIAN)
+
+
 def _kanji_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
 ERA_PERIODS: Final[dict[str, str]] = {
     era.name: f"{_kanji_date(era.first_day)}から"
-    + (f"{_kanji_date(ERAS[i + 1].first_day - dt.timedelta(days=1))}まで" if i + 1 < len(ERAS) else "")
-    for i, era in enumerate(ERAS)
+    + (f"{_kanji_date(after.first_day - dt.timedelta(days=1))}まで" if after else "")
+    for era, after in zip(ERAS, (*ERAS[1:], None), strict=True)
 }
 """Each era's first and last day, for the message when a date lies outside the era chosen."""
 
 NAME_FIELDS: Final = ("surname_kana", "given_name_kana", "surname_kanji", "given_name_kanji")
 FORMER_FIELDS: Final = tuple(
-    name for row in range(1, FORMER_ROWS + 1) for name in (f"former_kana_{row}", f"former_kanji_{row}")
+    name
+    for row in range(1, FORMER_ROWS + 1)
+    for name in (f"former_kana_{row}", f"former_kanji_{row}")
 )
 DATE_FIELDS: Final = ("birth_era", "birth_year", "birth_month", "birth_day")
 CHECK_FIELDS: Final[tuple[str, ...]] = (*NAME_FIELDS, *FORMER_FIELDS, *DATE_FIELDS, "gender")
 REFERENCE_FIELDS: Final[tuple[str, ...]] = ("employer_name", "address")
-KNOWN_FIELDS: Final = frozenset({*CHECK_FIELDS, *REFERENCE_FIELDS, "step"})
+KNOWN_FIELDS: Final[tuple[str, ...]] = (*CHECK_FIELDS, *REFERENCE_FIELDS, "step")
+STAFF_FIELDS: Final[tuple[str, ...]] = ("staff_key", "token")
 MAX_FORM_FIELDS: Final = 64
 
 LABELS: Final[dict[str, str]] = {
@@ -102,8 +109,14 @@ MAX_LENGTHS: Final[dict[str, int]] = {
 }
 
 # Page order, so the error summary lists problems top to bottom.
-_ORDER: Final = (*NAME_FIELDS, *FORMER_FIELDS, "birth_date", *DATE_FIELDS, "gender",
-                 *REFERENCE_FIELDS)
+_ORDER: Final = (
+    *NAME_FIELDS,
+    *FORMER_FIELDS,
+    "birth_date",
+    *DATE_FIELDS,
+    "gender",
+    *REFERENCE_FIELDS,
+)
 
 
 class FormError(ValueError):
@@ -121,19 +134,25 @@ class Validated:
     """Field name -> Japanese message, in page order; ``birth_date`` is the date as a whole."""
 
 
-def parse_form(body: bytes) -> dict[str, str]:
-    """Decode an ``application/x-www-form-urlencoded`` body; first value of each known field."""
+def parse_form(body: bytes, fields: Collection[str] = KNOWN_FIELDS) -> dict[str, str]:
+    """Decode an ``application/x-www-form-urlencoded`` body: the first value of each of
+    ``fields`` ("" when absent); anything else is ignored."""
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
-                          encoding="utf-8", errors="strict")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
     except (UnicodeDecodeError, ValueError):
         raise FormError("not a form this page sends") from None
     values: dict[str, str] = {}
     for name, value in pairs:
-        if name in KNOWN_FIELDS and name not in values:
+        if name in fields and name not in values:
             values[name] = value
-    return {name: values.get(name, "") for name in sorted(KNOWN_FIELDS)}
+    return {name: values.get(name, "") for name in fields}
 
 
 def filled_former_rows(values: Mapping[str, str]) -> list[int]:
@@ -190,8 +209,10 @@ def _date_message(message: str, values: Mapping[str, str]) -> str:
     shown = birth_date_text(values)
     era = values.get("birth_era", "")
     if "outside the era" in message and era in ERA_PERIODS:
-        return (f"{shown}は{era}の期間にありません。{era}は{ERA_PERIODS[era]}です。"
-                "元号と年をご確認ください。")
+        return (
+            f"{shown}は{era}の期間にありません。{era}は{ERA_PERIODS[era]}です。"
+            "元号と年をご確認ください。"
+        )
     if "future" in message:
         return "生年月日が今日より後の日付になっています。ご確認ください。"
     if "starts at 1" in message:
@@ -241,8 +262,10 @@ def validate(values: Mapping[str, str], *, with_reference: bool) -> Validated:
     former_rows = filled_former_rows(values)
     data: dict[str, Any] = {name: values.get(name, "") for name in NAME_FIELDS}
     data["former_surnames"] = [
-        {"kana": values.get(f"former_kana_{row}", ""),
-         "kanji": values.get(f"former_kanji_{row}", "")}
+        {
+            "kana": values.get(f"former_kana_{row}", ""),
+            "kanji": values.get(f"former_kanji_{row}", ""),
+        }
         for row in former_rows
     ]
     if values.get("gender"):

@@ -22,7 +22,6 @@ from search_api.web.forms import (
     FORMER_ROWS_WITHOUT_JS,
     LABELS,
     MAX_LENGTHS,
-    REFERENCE_FIELDS,
     filled_former_rows,
 )
 from search_api.web.render import Markup, attr, escape, join, render
@@ -103,8 +102,9 @@ def qr_svg(token: str) -> Markup | None:
             code = segno.make(token, error=error, micro=False, boost_error=False)
         except segno.DataOverflowError:
             continue
-        svg: str = code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr-code",
-                                   title="照会番号のQRコード")
+        svg: str = code.svg_inline(
+            scale=1, border=4, omitsize=True, svgclass="qr-code", title="照会番号のQRコード"
+        )
         return Markup(svg.replace("<svg ", '<svg role="img" aria-label="照会番号のQRコード" ', 1))
     return None
 
@@ -124,7 +124,8 @@ def submitted_rows(check: Mapping[str, Any]) -> list[tuple[str, str]]:
         for former in formers:
             if isinstance(former, Mapping):
                 kanji_part = former.get("kanji")
-                shown.append(f"{former.get('kana', '')}" + (f"（{kanji_part}）" if kanji_part else ""))
+                suffix = f"（{kanji_part}）" if kanji_part else ""
+                shown.append(f"{former.get('kana', '')}{suffix}")
             else:
                 shown.append(str(former))
         rows.append(("旧姓", "、".join(shown)))
@@ -139,8 +140,9 @@ def submitted_rows(check: Mapping[str, Any]) -> list[tuple[str, str]]:
             if reference.get(key):
                 rows.append((label, str(reference[key])))
     for key, value in rest.items():  # fields added to the API later still show
-        rows.append((str(key), value if isinstance(value, str) else
-                     json.dumps(value, ensure_ascii=False)))
+        rows.append(
+            (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        )
     return rows
 
 
@@ -149,8 +151,9 @@ def _table(rows: Sequence[tuple[str, str]], caption: str, class_: str = "summary
         Markup(f'<tr><th scope="row">{escape(label)}</th><td>{escape(value)}</td></tr>')
         for label, value in rows
     )
-    return Markup(f'<table class="{class_}"><caption>{escape(caption)}</caption>'
-                  f"<tbody>{body}</tbody></table>")
+    return Markup(
+        f'<table class="{class_}"><caption>{escape(caption)}</caption><tbody>{body}</tbody></table>'
+    )
 
 
 # --- form fragments ---------------------------------------------------------------------------
@@ -165,8 +168,10 @@ def _tag(required: bool) -> Markup:
 def _error(name: str, errors: Mapping[str, str]) -> Markup:
     if name not in errors:
         return Markup("")
-    return Markup(f'<p class="error-message" id="f-{name}-error">'
-                  f'<span class="visually-hidden">入力エラー：</span>{escape(errors[name])}</p>')
+    return Markup(
+        f'<p class="error-message" id="f-{name}-error">'
+        f'<span class="visually-hidden">入力エラー：</span>{escape(errors[name])}</p>'
+    )
 
 
 def _described_by(*ids: str | None) -> Markup:
@@ -174,10 +179,18 @@ def _described_by(*ids: str | None) -> Markup:
     return attr("aria-describedby", " ".join(present)) if present else Markup("")
 
 
-def _text_field(name: str, values: Mapping[str, str], errors: Mapping[str, str], *,
-                required: bool = False, hint: str | None = None, width: str = "wide",
-                label: str | None = None, inputmode: str | None = None,
-                input_type: str = "text") -> Markup:
+def _text_field(
+    name: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    *,
+    required: bool = False,
+    hint: str | None = None,
+    width: str = "wide",
+    label: str | None = None,
+    inputmode: str | None = None,
+    input_type: str = "text",
+) -> Markup:
     hint_id = f"f-{name}-hint" if hint else None
     error_id = f"f-{name}-error" if name in errors else None
     hint_html = Markup(f'<p class="hint" id="{hint_id}">{escape(hint)}</p>') if hint else ""
@@ -188,32 +201,48 @@ def _text_field(name: str, values: Mapping[str, str], errors: Mapping[str, str],
         f'<label for="f-{name}">{escape(label or LABELS[name])}{_tag(required)}</label>'
         f"{hint_html}{_error(name, errors)}"
         f'<input class="input input-{width}" id="f-{name}" name="{name}" type="{input_type}"'
-        f'{attr("value", value) if value else ""}'
-        f'{attr("maxlength", str(max_length)) if max_length else ""}'
-        f'{attr("inputmode", inputmode)}'
+        f"{attr('value', value) if value else ''}"
+        f"{attr('maxlength', str(max_length)) if max_length else ''}"
+        f"{attr('inputmode', inputmode)}"
         f' autocomplete="off" autocapitalize="off" spellcheck="false"'
-        f'{" required" if required else ""}'
-        f'{_described_by(hint_id, error_id)}'
-        f'{_INVALID if error_id else ""}>'
+        f"{' required' if required else ''}"
+        f"{_described_by(hint_id, error_id)}"
+        f"{_INVALID if error_id else ''}>"
         f"</div>"
     )
 
 
 def _former_rows(values: Mapping[str, str], errors: Mapping[str, str]) -> Markup:
-    wanted = [*filled_former_rows(values),
-              *(row for row in range(1, FORMER_ROWS + 1)
-                if f"former_kana_{row}" in errors or f"former_kanji_{row}" in errors)]
+    wanted = [
+        *filled_former_rows(values),
+        *(
+            row
+            for row in range(1, FORMER_ROWS + 1)
+            if f"former_kana_{row}" in errors or f"former_kanji_{row}" in errors
+        ),
+    ]
     visible = max(FORMER_ROWS_WITHOUT_JS, *wanted) if wanted else FORMER_ROWS_WITHOUT_JS
     rows = []
     for row in range(1, FORMER_ROWS + 1):
-        fields = (_text_field(f"former_kana_{row}", values, errors, width="name",
-                              hint="例：さとう" if row == 1 else None)
-                  + _text_field(f"former_kanji_{row}", values, errors, width="name",
-                                hint="例：佐藤" if row == 1 else None))
-        rows.append(Markup(
-            f'<div class="former-row name-pair" data-former-row="{row}"'
-            f'{" hidden" if row > visible else ""}>{fields}</div>'
-        ))
+        fields = _text_field(
+            f"former_kana_{row}",
+            values,
+            errors,
+            width="name",
+            hint="例：さとう" if row == 1 else None,
+        ) + _text_field(
+            f"former_kanji_{row}",
+            values,
+            errors,
+            width="name",
+            hint="例：佐藤" if row == 1 else None,
+        )
+        rows.append(
+            Markup(
+                f'<div class="former-row name-pair" data-former-row="{row}"'
+                f"{' hidden' if row > visible else ''}>{fields}</div>"
+            )
+        )
     return join(rows)
 
 
@@ -221,15 +250,20 @@ def _date_group(values: Mapping[str, str], errors: Mapping[str, str]) -> Markup:
     era_value = values.get("birth_era", "")
     options = join(
         [Markup('<option value="">選んでください</option>')]
-        + [Markup(f'<option value="{escape(era)}"{" selected" if era == era_value else ""}>'
-                  f"{escape(era)}</option>") for era in ERA_CHOICES]
+        + [
+            Markup(
+                f'<option value="{escape(era)}"{" selected" if era == era_value else ""}>'
+                f"{escape(era)}</option>"
+            )
+            for era in ERA_CHOICES
+        ]
     )
     era_error = "f-birth_era-error" if "birth_era" in errors else None
     era_field = Markup(
         f'<div class="field field-era{" field-error" if era_error else ""}" id="field-birth_era">'
         f'<label for="f-birth_era">元号</label>{_error("birth_era", errors)}'
         f'<select class="select" id="f-birth_era" name="birth_era" required'
-        f'{_described_by(era_error)}{_INVALID if era_error else ""}>'
+        f"{_described_by(era_error)}{_INVALID if era_error else ''}>"
         f"{options}</select></div>"
     )
     parts = join(
@@ -239,11 +273,11 @@ def _date_group(values: Mapping[str, str], errors: Mapping[str, str]) -> Markup:
     group_error = "f-birth_date-error" if "birth_date" in errors else None
     return Markup(
         f'<fieldset class="group{" group-error" if group_error else ""}" id="field-birth_date"'
-        f'{_described_by("birth-hint", group_error)}>'
+        f"{_described_by('birth-hint', group_error)}>"
         f'<legend class="group-legend">生年月日{_tag(True)}</legend>'
         f'<p class="hint" id="birth-hint">例：昭和 13 年 5 月 3 日。'
         f"西暦で入力するときは「西暦」を選んでください（例：1938 年 5 月 3 日）。</p>"
-        f'{_error("birth_date", errors)}'
+        f"{_error('birth_date', errors)}"
         f'<div class="date-parts">{era_field}{parts}</div></fieldset>'
     )
 
@@ -254,7 +288,7 @@ def _gender_group(values: Mapping[str, str], errors: Mapping[str, str]) -> Marku
         Markup(
             f'<div class="radio"><input type="radio" id="f-gender-{code}" name="gender"'
             f' value="{code}"{" checked" if values.get("gender") == code else ""} required'
-            f'{_INVALID if error_id else ""}>'
+            f"{_INVALID if error_id else ''}>"
             f'<label for="f-gender-{code}">{escape(label)}</label></div>'
         )
         for code, label in GENDERS
@@ -274,8 +308,10 @@ def _error_summary(errors: Mapping[str, str]) -> Markup:
     if not errors:
         return Markup("")
     items = join(
-        Markup(f'<li><a href="#{_TARGETS.get(name, "f-" + name)}">'
-               f"{escape(LABELS.get(name, name))}：{escape(message)}</a></li>")
+        Markup(
+            f'<li><a href="#{_TARGETS.get(name, "f-" + name)}">'
+            f"{escape(LABELS.get(name, name))}：{escape(message)}</a></li>"
+        )
         for name, message in errors.items()
     )
     return Markup(
@@ -287,8 +323,10 @@ def _error_summary(errors: Mapping[str, str]) -> Markup:
 
 
 def _busy_notice() -> Markup:
-    return Markup(f'<div class="notice notice-busy" role="alert" tabindex="-1" autofocus>'
-                  f'<p class="notice-text">{escape(BUSY_MESSAGE)}</p></div>')
+    return Markup(
+        f'<div class="notice notice-busy" role="alert" tabindex="-1" autofocus>'
+        f'<p class="notice-text">{escape(BUSY_MESSAGE)}</p></div>'
+    )
 
 
 def _hidden(values: Mapping[str, str], names: Sequence[str]) -> Markup:
@@ -302,14 +340,16 @@ def _hidden(values: Mapping[str, str], names: Sequence[str]) -> Markup:
 def _check_form(values: Mapping[str, str], errors: Mapping[str, str], button: str) -> Markup:
     return render(
         "check_form.html",
-        surname_kana=_text_field("surname_kana", values, errors, required=True, width="name",
-                                 hint="例：やまだ"),
-        given_name_kana=_text_field("given_name_kana", values, errors, required=True,
-                                    width="name", hint="例：きょうこ"),
-        surname_kanji=_text_field("surname_kanji", values, errors, width="name",
-                                  hint="例：山田"),
-        given_name_kanji=_text_field("given_name_kanji", values, errors, width="name",
-                                     hint="例：京子"),
+        surname_kana=_text_field(
+            "surname_kana", values, errors, required=True, width="name", hint="例：やまだ"
+        ),
+        given_name_kana=_text_field(
+            "given_name_kana", values, errors, required=True, width="name", hint="例：きょうこ"
+        ),
+        surname_kanji=_text_field("surname_kanji", values, errors, width="name", hint="例：山田"),
+        given_name_kanji=_text_field(
+            "given_name_kanji", values, errors, width="name", hint="例：京子"
+        ),
         former_rows=_former_rows(values, errors),
         birth_date=_date_group(values, errors),
         gender=_gender_group(values, errors),
@@ -321,74 +361,99 @@ def _reference_form(values: Mapping[str, str], errors: Mapping[str, str]) -> Mar
     return render(
         "reference_form.html",
         hidden=_hidden(values, CHECK_FIELDS),
-        employer_name=_text_field("employer_name", values, errors,
-                                  hint="例：山田商店、〇〇株式会社 〇〇工場"),
+        employer_name=_text_field(
+            "employer_name", values, errors, hint="例：山田商店、〇〇株式会社 〇〇工場"
+        ),
         address=_text_field("address", values, errors, hint="例：埼玉県浦和市"),
     )
 
 
 def _steps(current: int) -> Markup:
     items = join(
-        Markup(f'<li{_CURRENT if number == current else ""}'
-               f'{_DONE if number < current else ""}>'
-               f'<span class="step-number">{number}</span>{escape(name)}</li>')
+        Markup(
+            f"<li{_CURRENT if number == current else ''}"
+            f"{_DONE if number < current else ''}>"
+            f'<span class="step-number">{number}</span>{escape(name)}</li>'
+        )
         for number, name in enumerate(STEP_NAMES, start=1)
     )
     return Markup(f'<ol class="steps" aria-label="手続きの流れ">{items}</ol>')
 
 
 def _page(title: str, content: Markup, *, staff: bool = False) -> str:
-    return str(render(
-        "layout.html",
-        title=f"{title} | {STAFF_SITE_NAME if staff else SITE_NAME}",
-        site_name=STAFF_SITE_NAME if staff else SITE_NAME,
-        home="/staff" if staff else "/",
-        body_class="staff" if staff else "public",
-        content=content,
-    ))
+    return str(
+        render(
+            "layout.html",
+            title=f"{title} | {STAFF_SITE_NAME if staff else SITE_NAME}",
+            site_name=STAFF_SITE_NAME if staff else SITE_NAME,
+            home="/staff" if staff else "/",
+            body_class="staff" if staff else "public",
+            content=content,
+        )
+    )
 
 
 # --- public pages -----------------------------------------------------------------------------
 
 
-def form_page(values: Mapping[str, str], errors: Mapping[str, str] | None = None, *,
-              busy: bool = False) -> str:
+def form_page(
+    values: Mapping[str, str], errors: Mapping[str, str] | None = None, *, busy: bool = False
+) -> str:
     """Step 1: the check form, empty, or filled again with messages."""
     errors = errors or {}
     notice = _busy_notice() if busy else _error_summary(errors)
     title = "年金記録があるか調べる"
-    return _page(("入力エラー：" if errors else "") + title, render(
-        "form_page.html", steps=_steps(1), notice=notice,
-        form=_check_form(values, errors, "記録があるか調べる"),
-    ))
+    return _page(
+        ("入力エラー：" if errors else "") + title,
+        render(
+            "form_page.html",
+            steps=_steps(1),
+            notice=notice,
+            form=_check_form(values, errors, "記録があるか調べる"),
+        ),
+    )
 
 
 def found_page(values: Mapping[str, str], submitted: Mapping[str, Any]) -> str:
     """Step 2 (a record exists) and step 3 (add reference information)."""
-    return _page("記録がありました", render(
-        "found.html", steps=_steps(3),
-        reference_form=_reference_form(values, {}),
-        summary=_table(submitted_rows(submitted), "ご入力内容"),
-    ))
+    return _page(
+        "記録がありました",
+        render(
+            "found.html",
+            steps=_steps(3),
+            reference_form=_reference_form(values, {}),
+            summary=_table(submitted_rows(submitted), "ご入力内容"),
+        ),
+    )
 
 
 def not_found_page(values: Mapping[str, str], submitted: Mapping[str, Any]) -> str:
     """Step 2 (no matching record): what that means, and the form to try again."""
-    return _page("一致する記録は見つかりませんでした", render(
-        "not_found.html", steps=_steps(2),
-        summary=_table(submitted_rows(submitted), "ご入力内容"),
-        form=_check_form(values, {}, "もう一度調べる"),
-    ))
+    return _page(
+        "一致する記録は見つかりませんでした",
+        render(
+            "not_found.html",
+            steps=_steps(2),
+            summary=_table(submitted_rows(submitted), "ご入力内容"),
+            form=_check_form(values, {}, "もう一度調べる"),
+        ),
+    )
 
 
-def reference_page(values: Mapping[str, str], errors: Mapping[str, str], *,
-                   busy: bool = False) -> str:
+def reference_page(
+    values: Mapping[str, str], errors: Mapping[str, str], *, busy: bool = False
+) -> str:
     """Step 3 again, when the reference fields were wrong or the service was busy."""
     notice = _busy_notice() if busy else _error_summary(errors)
-    return _page(("入力エラー：" if errors else "") + "参考情報の入力", render(
-        "reference_page.html", steps=_steps(3), notice=notice,
-        reference_form=_reference_form(values, errors),
-    ))
+    return _page(
+        ("入力エラー：" if errors else "") + "参考情報の入力",
+        render(
+            "reference_page.html",
+            steps=_steps(3),
+            notice=notice,
+            reference_form=_reference_form(values, errors),
+        ),
+    )
 
 
 def busy_page(values: Mapping[str, str], *, step: str) -> str:
@@ -398,27 +463,38 @@ def busy_page(values: Mapping[str, str], *, step: str) -> str:
     return form_page(values, busy=True)
 
 
-def printable_page(submitted: Mapping[str, Any], token: str, issued: dt.datetime,
-                   expires: dt.datetime) -> str:
+def printable_page(
+    submitted: Mapping[str, Any], token: str, issued: dt.datetime, expires: dt.datetime
+) -> str:
     """Step 4: the result to print (A4) and take to a pension office."""
     qr = qr_svg(token)
-    figure = (Markup(f'<figure class="qr">{qr}<figcaption>照会番号のQRコード</figcaption></figure>')
-              if qr is not None else Markup(""))
-    return _page("検索結果（印刷用）", render(
-        "printable.html", steps=_steps(4),
-        issued_date=japanese_date(issued.astimezone(JST).date()),
-        expires_date=japanese_date(expires.astimezone(JST).date()),
-        qr=figure,
-        token=group_token(token),
-        summary=_table(submitted_rows(submitted), "ご入力内容"),
-    ))
+    figure = (
+        Markup(f'<figure class="qr">{qr}<figcaption>照会番号のQRコード</figcaption></figure>')
+        if qr is not None
+        else Markup("")
+    )
+    return _page(
+        "検索結果（印刷用）",
+        render(
+            "printable.html",
+            steps=_steps(4),
+            issued_date=japanese_date(issued.astimezone(JST).date()),
+            expires_date=japanese_date(expires.astimezone(JST).date()),
+            qr=figure,
+            token=group_token(token),
+            summary=_table(submitted_rows(submitted), "ご入力内容"),
+        ),
+    )
 
 
 def error_page(status: int) -> str:
     """Anything else that went wrong: still never a "no record" answer."""
-    text = ("送信された内容を読み取れませんでした。最初からやり直してください。" if status < 500
-            else "エラーが発生しました。時間をおいて再度お試しください。"
-                 "記録が無いという意味ではありません。")
+    text = (
+        "送信された内容を読み取れませんでした。最初からやり直してください。"
+        if status < 500
+        else "エラーが発生しました。時間をおいて再度お試しください。"
+        "記録が無いという意味ではありません。"
+    )
     return _page("エラー", render("error.html", message=text))
 
 
@@ -429,7 +505,9 @@ def staff_result(resolution: Mapping[str, Any]) -> Markup:
     """The resolved token: candidate record ids (best first), validity, the submitted check."""
     ids = [str(i) for i in resolution.get("record_ids", [])]
     rows = join(
-        Markup(f'<tr><td class="num">{rank}</td><td class="record-id">{escape(record_id)}</td></tr>')
+        Markup(
+            f'<tr><td class="num">{rank}</td><td class="record-id">{escape(record_id)}</td></tr>'
+        )
         for rank, record_id in enumerate(ids, start=1)
     )
     candidates = Markup(
@@ -440,8 +518,9 @@ def staff_result(resolution: Mapping[str, Any]) -> Markup:
     validity: list[tuple[str, str]] = []
     for key, label in (("issued_at", "発行日時"), ("expires_at", "有効期限")):
         try:
-            validity.append((label, japanese_datetime(dt.datetime.fromisoformat(
-                str(resolution.get(key, ""))))))
+            validity.append(
+                (label, japanese_datetime(dt.datetime.fromisoformat(str(resolution.get(key, "")))))
+            )
         except ValueError:
             validity.append((label, str(resolution.get(key, ""))))
     check = resolution.get("check")
@@ -449,32 +528,55 @@ def staff_result(resolution: Mapping[str, Any]) -> Markup:
         "staff_result.html",
         candidates=candidates,
         validity=_table(validity, "照会番号の有効期間"),
-        check=_table(submitted_rows(check if isinstance(check, Mapping) else {}),
-                     "お客さまが入力した内容"),
+        check=_table(
+            submitted_rows(check if isinstance(check, Mapping) else {}), "お客さまが入力した内容"
+        ),
     )
 
 
-def staff_page(errors: Mapping[str, str] | None = None, result: Markup | None = None,
-               token: str = "") -> str:
+def staff_page(
+    errors: Mapping[str, str] | None = None, result: Markup | None = None, token: str = ""
+) -> str:
     """The staff tool: a key and a token in, the resolution (or what went wrong) out."""
     errors = errors or {}
     values = {"token": token}
     labels = {"staff_key": "職員キー", "token": "照会番号"}
     summary = Markup("")
     if errors:
-        items = join(Markup(f'<li><a href="#f-{name}">{escape(labels[name])}：'
-                            f"{escape(message)}</a></li>") for name, message in errors.items())
-        summary = Markup('<div class="error-summary" role="alert" tabindex="-1" autofocus'
-                         ' aria-labelledby="error-summary-title">'
-                         '<h2 id="error-summary-title">確認できませんでした</h2>'
-                         f'<ul class="error-list">{items}</ul></div>')
-    return _page("照会番号の確認", render(
-        "staff.html",
-        notice=summary,
-        staff_key=_text_field("staff_key", values, errors, required=True, input_type="password",
-                              label=labels["staff_key"], width="name"),
-        token=_text_field("token", values, errors, required=True, label=labels["token"],
-                          hint="QRコードリーダーで読み取るか、印刷物の文字を入力・貼り付けて"
-                               "ください。空白と改行は無視します。"),
-        result=result or Markup(""),
-    ), staff=True)
+        items = join(
+            Markup(f'<li><a href="#f-{name}">{escape(labels[name])}：{escape(message)}</a></li>')
+            for name, message in errors.items()
+        )
+        summary = Markup(
+            '<div class="error-summary" role="alert" tabindex="-1" autofocus'
+            ' aria-labelledby="error-summary-title">'
+            '<h2 id="error-summary-title">確認できませんでした</h2>'
+            f'<ul class="error-list">{items}</ul></div>'
+        )
+    return _page(
+        "照会番号の確認",
+        render(
+            "staff.html",
+            notice=summary,
+            staff_key=_text_field(
+                "staff_key",
+                values,
+                errors,
+                required=True,
+                input_type="password",
+                label=labels["staff_key"],
+                width="name",
+            ),
+            token=_text_field(
+                "token",
+                values,
+                errors,
+                required=True,
+                label=labels["token"],
+                hint="QRコードリーダーで読み取るか、印刷物の文字を入力・貼り付けて"
+                "ください。空白と改行は無視します。",
+            ),
+            result=result or Markup(""),
+        ),
+        staff=True,
+    )

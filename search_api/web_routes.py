@@ -1,0 +1,236 @@
+"""The web page: server-rendered HTML forms over the same code path as the JSON API.
+
+The handlers here hold no check or token logic of their own. A form becomes an
+``ExistenceCheckIn`` (the JSON API's request model, so validation is identical) and goes to
+``run_check`` — the coroutine behind ``POST /v1/existence-checks`` — and a staff request goes to
+``resolve``, the coroutine behind ``GET /v1/reference-tokens/{token}``. Both are passed in by
+``create_app``, which keeps this module free of imports from ``search_api.app`` (no cycle) and
+lets tests drive the pages with fakes.
+
+What the pages promise:
+
+* Personal data never enters a URL: every form is POSTed to a fixed path and the answer is
+  rendered straight from the POST response (no redirect carrying data), so neither browser
+  history nor server and proxy access logs see it. Every HTML answer is ``Cache-Control:
+  no-store``, so the back button or a shared counter PC cannot bring the page back from a cache.
+* Busy (429) or unavailable (503) is said as such, never as "no record", and what was typed is
+  kept so trying again is one press of a button.
+* Everything works without JavaScript; the script only reveals more former-surname rows and
+  offers a print button. Nothing is loaded from another origin (the CSP says so too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Protocol, TypeVar
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+
+from mochinushi.settings import Settings
+from search_api.logs import log_event
+from search_api.metrics import ServiceMetrics
+from search_api.models import ExistenceCheckIn
+from search_api.web import pages
+from search_api.web.forms import (
+    REFERENCE_FIELDS,
+    STAFF_FIELDS,
+    FormError,
+    parse_form,
+    validate,
+)
+from search_api.web.render import read_static
+
+__all__ = [
+    "HTML_HEADERS",
+    "MAX_FORM_BYTES",
+    "WEB_ROUTES",
+    "ApiAnswer",
+    "WebService",
+    "add_web_routes",
+]
+
+ApiAnswer = tuple[int, dict[str, Any], dict[str, str]]
+"""What the JSON endpoints answer: status, JSON body, extra headers (e.g. ``Retry-After``)."""
+
+WEB_ROUTES: Final[tuple[str, ...]] = ("/", "/check", "/staff", "/staff/resolve", "/static/{name}")
+"""Route templates of the web page, for the metrics' fixed route label set."""
+
+MAX_FORM_BYTES: Final = 16 * 1024
+
+HTML_HEADERS: Final[Mapping[str, str]] = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+STATIC_FILES: Final[Mapping[str, str]] = {
+    "site.css": "text/css; charset=utf-8",
+    "site.js": "text/javascript; charset=utf-8",
+}
+
+STAFF_MESSAGES: Final[Mapping[int, tuple[str, str]]] = {
+    401: ("staff_key", "職員キーが正しくありません。"),
+    404: (
+        "token",
+        "この照会番号は確認できません。読み取りや入力の誤りがないか、ご確認ください。"
+        "このサービスが発行したものではない可能性もあります。",
+    ),
+    410: (
+        "token",
+        "この照会番号は有効期限が切れています。お客さまに、もう一度検索して"
+        "印刷していただくか、通常の手続きで記録をお調べください。",
+    ),
+}
+
+
+class WebService(Protocol):
+    """What the pages need of the service state (``search_api.app.ServiceState`` has it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def metrics(self) -> ServiceMetrics: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+    @property
+    def clock(self) -> Callable[[], dt.datetime]: ...
+
+
+S = TypeVar("S", bound=WebService)
+
+
+def _html(page: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return HTMLResponse(page, status_code=status, headers={**HTML_HEADERS, **(headers or {})})
+
+
+async def _read_form(request: Request, fields: tuple[str, ...] | None = None) -> dict[str, str]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise FormError("not a form post")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormError("form too large")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return parse_form(body) if fields is None else parse_form(body, fields)
+
+
+def _request_id(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+def add_web_routes(
+    app: FastAPI,
+    *,
+    service: Callable[[], S],
+    run_check: Callable[[S, ExistenceCheckIn, Request], Awaitable[ApiAnswer]],
+    resolve: Callable[[S, str, str, Request], Awaitable[ApiAnswer]],
+) -> None:
+    """Add ``GET /``, ``POST /check``, ``GET /staff``, ``POST /staff/resolve`` and static files.
+
+    ``run_check(state, body, request)`` and ``resolve(state, token, presented_staff_key,
+    request)`` must be the very coroutines the JSON endpoints use, answering ``(status, json
+    body, headers)``.
+    """
+
+    @app.get("/", include_in_schema=False)
+    async def check_form_page() -> Response:
+        return _html(pages.form_page({}))
+
+    @app.post("/check", include_in_schema=False)
+    async def check_submit(request: Request) -> Response:
+        state = service()
+        try:
+            values = await _read_form(request)
+        except FormError:
+            return _html(pages.error_page(400), 400)
+        step = "reference" if values.get("step") == "reference" else "check"
+        validated = validate(values, with_reference=step == "reference")
+        if validated.check is None:
+            state.metrics.count_check("invalid")
+            only_reference = all(name in REFERENCE_FIELDS for name in validated.errors)
+            page = (
+                pages.reference_page(values, validated.errors)
+                if step == "reference" and only_reference
+                else pages.form_page(values, validated.errors)
+            )
+            return _html(page, 422)
+        try:
+            status, body, headers = await run_check(state, validated.check, request)
+        except Exception as error:  # an answer page is still owed; never a "no record"
+            log_event(
+                state.logger,
+                "web.check_failed",
+                level=logging.ERROR,
+                request_id=_request_id(request),
+                error_kind=type(error).__name__,
+            )
+            return _html(pages.error_page(500), 500)
+        if status in (429, 503):
+            retry = {"Retry-After": headers["Retry-After"]} if "Retry-After" in headers else {}
+            return _html(pages.busy_page(values, step=step), status, retry)
+        if status != 200:
+            return _html(pages.error_page(status), 500 if status >= 500 else 400)
+        submitted = validated.check.as_submitted()
+        token = body.get("reference_token")
+        if body.get("found") is not True or not isinstance(token, str) or not token:
+            return _html(pages.not_found_page(values, submitted))
+        if step == "check":
+            return _html(pages.found_page(values, submitted))
+        issued = state.clock()
+        expires = issued + dt.timedelta(days=state.settings.token_ttl_days)
+        return _html(pages.printable_page(submitted, token, issued, expires))
+
+    @app.get("/staff", include_in_schema=False)
+    async def staff_form_page() -> Response:
+        return _html(pages.staff_page())
+
+    @app.post("/staff/resolve", include_in_schema=False)
+    async def staff_resolve(request: Request) -> Response:
+        state = service()
+        try:
+            values = await _read_form(request, STAFF_FIELDS)
+        except FormError:
+            return _html(pages.error_page(400), 400)
+        token = "".join(values["token"].split())  # scanners and copies add line breaks
+        key = values["staff_key"].strip()
+        errors = {}
+        if not key:
+            errors["staff_key"] = "職員キーを入力してください。"
+        if not token:
+            errors["token"] = "照会番号を入力してください。"
+        if errors:
+            return _html(pages.staff_page(errors, token=token), 422)
+        status, body, _headers = await resolve(state, token, key, request)
+        if status == 200:
+            return _html(pages.staff_page(result=pages.staff_result(body)))
+        if status in STAFF_MESSAGES:
+            field, message = STAFF_MESSAGES[status]
+            return _html(pages.staff_page({field: message}, token=token), status)
+        return _html(pages.error_page(status), 500 if status >= 500 else 400)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str) -> Response:
+        media_type = STATIC_FILES.get(name)
+        if media_type is None:
+            return Response(status_code=404)
+        return Response(
+            read_static(name),
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
