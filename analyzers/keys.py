@@ -75,7 +75,9 @@ def record_name_keys(
     surname = given = None
     if parts.surname is not None and parts.given is not None:
         surname = part_keys(
-            parts.surname, sur_kanji, readings.surname_readings(sur_kanji) if sur_kanji else frozenset()
+            parts.surname,
+            sur_kanji,
+            readings.surname_readings(sur_kanji) if sur_kanji else frozenset(),
         )
         given = part_keys(
             parts.given,
@@ -111,6 +113,8 @@ def check_name_keys(
         given_kanji,
         readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
     )
-    full_kanji = (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
+    full_kanji = (
+        (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
+    )
     full = part_keys(normalize_kana(surname_kana) + normalize_kana(given_kana), full_kanji)
     return NameKeys(surname=surname, given=given, full=full)

@@ -48,8 +48,12 @@ def _extract(records: int, folder: Path) -> Path:
 def _end_to_end(path: Path, alias: str, url: str) -> dict[str, float]:
     env = {**os.environ, "MOCHINUSHI_ALIAS": alias, "MOCHINUSHI_OPENSEARCH_URL": url}
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mochinushi", "index", str(path)], env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "mochinushi", "index", str(path)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     seconds = time.monotonic() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_kib / 1024, 1)}
@@ -93,8 +97,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--url", default="http://127.0.0.1:9200")
     parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results"
-                        / "index_throughput.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "index_throughput.json"
+    )
     args = parser.parse_args()
     client = OpenSearch(hosts=[args.url], timeout=120)
     path = _extract(args.records, args.data / f"extract-{args.records}")
@@ -114,8 +119,11 @@ def main() -> None:
         "raw_bulk_records_per_second": round(args.records / raw_seconds, 1),
         "end_to_end_over_raw_bulk": round(e2e["seconds"] / raw_seconds, 3),
         "targets": {"records_per_second": 3000, "peak_rss_mb": 500, "ratio": 1.5},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "opensearch_heap": os.environ.get("MOCHINUSHI_OPENSEARCH_HEAP", "1g")},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "opensearch_heap": os.environ.get("MOCHINUSHI_OPENSEARCH_HEAP", "1g"),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -186,7 +186,8 @@ def _run_gates(
         summary.gates["drop_ratio"] = round(drop, 4)
         if drop > options.max_drop_ratio:
             raise lifecycle.GateFailed(
-                f"{drop:.1%} fewer documents than the live index (limit {options.max_drop_ratio:.1%})"
+                f"{drop:.1%} fewer documents than the live index "
+                f"(limit {options.max_drop_ratio:.1%})"
             )
     result = _sample_gate(client, index, sample, readings)
     summary.gates.update(result)
@@ -264,8 +265,11 @@ def _set_meta(client: OpenSearch, index: str, changes: dict[str, Any]) -> None:
 def _write_summary(quarantine_path: Path, summary: BuildSummary) -> Path:
     """``x.quarantine.jsonl`` → ``x.summary.json``, beside it."""
     name = quarantine_path.name
-    stem = name.removesuffix(".quarantine.jsonl") if name.endswith(".quarantine.jsonl") else (
-        quarantine_path.stem)
+    stem = (
+        name.removesuffix(".quarantine.jsonl")
+        if name.endswith(".quarantine.jsonl")
+        else (quarantine_path.stem)
+    )
     target = quarantine_path.with_name(f"{stem}.summary.json")
     target.write_text(summary.to_json() + "\n")
     return target
@@ -282,7 +286,9 @@ def apply_delta(
     started = time.monotonic()
     live = lifecycle.live_indices(client, options.alias)
     if len(live) != 1:
-        raise lifecycle.GateFailed(f"alias {options.alias} must serve exactly one index for a delta")
+        raise lifecycle.GateFailed(
+            f"alias {options.alias} must serve exactly one index for a delta"
+        )
     quarantine_path = options.quarantine_path or path.with_suffix(".quarantine.jsonl")
     summary = BuildSummary(index=live[0])
     read = ReadSummary()

@@ -16,12 +16,12 @@ import datetime as dt
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from mappings import MAPPING_VERSION
 
@@ -68,7 +68,7 @@ def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
         created = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC).isoformat(timespec="seconds")
         try:
             docs = int(client.count(index=name)["count"])
-        except Exception:  # noqa: BLE001 — a closed index has no count
+        except Exception:
             docs = -1
         versions.append(IndexVersion(name, docs, created, meta.get("state", "?"), name in live))
     return sorted(versions, key=lambda v: v.name, reverse=True)
@@ -84,7 +84,8 @@ def live_indices(client: OpenSearch, alias: str) -> list[str]:
 def swap_alias(client: OpenSearch, alias: str, new_index: str) -> None:
     """Point ``alias`` at ``new_index`` only, in one atomic ``_aliases`` request."""
     actions: list[dict[str, Any]] = [
-        {"remove": {"index": old, "alias": alias}} for old in live_indices(client, alias)
+        {"remove": {"index": old, "alias": alias}}
+        for old in live_indices(client, alias)
         if old != new_index
     ]
     actions.append({"add": {"index": new_index, "alias": alias}})
@@ -118,7 +119,8 @@ def rollback(client: OpenSearch, alias: str) -> str:
     if not live:
         raise GateFailed(f"alias {alias} serves no index: nothing to roll back from")
     older = [
-        v for v in list_versions(client, alias)
+        v
+        for v in list_versions(client, alias)
         if v.state == "ready" and not v.live and v.name < max(live)
     ]
     if not older:
@@ -149,13 +151,12 @@ def reindex_lock(
 ) -> Iterator[None]:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     if not client.indices.exists(index=LOCK_INDEX):
-        try:
+        # Another run may create it at the same moment: that is fine.
+        with suppress(RequestError):
             client.indices.create(
                 index=LOCK_INDEX,
                 body={"settings": {"index": {"number_of_shards": 1, "hidden": True}}},
             )
-        except Exception:  # noqa: BLE001 — created concurrently by another run: fine
-            pass
     doc = {"holder": holder, "acquired_at": utc_now().isoformat()}
     try:
         client.index(index=LOCK_INDEX, id=alias, body=doc, op_type="create", refresh=True)

@@ -102,8 +102,9 @@ class BulkLoader:
             reraise=True,
         ):
             with attempt:
-                response = self.client.bulk(body=_body(pending), index=self.index,
-                                            request_timeout=120)
+                response = self.client.bulk(
+                    body=_body(pending), index=self.index, request_timeout=120
+                )
                 retry_later: list[Action] = []
                 for action, item in zip(pending, response["items"], strict=True):
                     result = next(iter(item.values()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,7 +153,9 @@ def indices_command(alias: AliasOption = None) -> None:
 
     settings = Settings()
     for v in list_versions(_sync_client(settings), alias or settings.alias):
-        typer.echo(f"{'*' if v.live else ' '} {v.name}  docs={v.docs}  created={v.created}  {v.state}")
+        typer.echo(
+            f"{'*' if v.live else ' '} {v.name}  docs={v.docs}  created={v.created}  {v.state}"
+        )
 
 
 @app.command("rollback")
@@ -181,7 +182,9 @@ def serve_command(
 
     from search_api.app import ConfigurationError, create_app
 
-    settings = Settings(**({"alias": alias} if alias else {}))
+    settings = Settings()
+    if alias:
+        settings = settings.model_copy(update={"alias": alias})
     try:
         application = create_app(settings)
     except ConfigurationError as error:
@@ -202,7 +205,14 @@ def synth_command(
 
     if density not in ("production", "uniform"):
         raise _fail("--density must be production or uniform", 2)
-    synth = generate(SynthConfig(records=records, checks=checks, seed=seed, density=density))
+    synth = generate(
+        SynthConfig(
+            records=records,
+            checks=checks,
+            seed=seed,
+            density="production" if density == "production" else "uniform",
+        )
+    )
     out.mkdir(parents=True, exist_ok=True)
     write_synth_set(synth, out)
     typer.echo(f"wrote {len(synth.records)} records and {len(synth.checks)} checks to {out}")
@@ -250,11 +260,13 @@ def eval_command(
 
 
 def _print_report(result: Any) -> None:
-    typer.echo(f"threshold {result.threshold}: recall of owners {result.recall:.3f} "
-               f"(baseline {result.baseline_recall:.3f}), false found "
-               f"{result.false_found:.4f} (baseline {result.baseline_false_found:.4f}); "
-               f"{result.owners} owners, {result.negatives} negatives, "
-               f"{result.blocking_misses} blocking misses")
+    typer.echo(
+        f"threshold {result.threshold}: recall of owners {result.recall:.3f} "
+        f"(baseline {result.baseline_recall:.3f}), false found "
+        f"{result.false_found:.4f} (baseline {result.baseline_false_found:.4f}); "
+        f"{result.owners} owners, {result.negatives} negatives, "
+        f"{result.blocking_misses} blocking misses"
+    )
     typer.echo(f"{'error pattern':24} {'n':>6} {'recall':>8} {'baseline':>9}")
     for tag, row in result.recall_by_tag.items():
         typer.echo(f"{tag:24} {row['n']:>6} {row['recall']:>8.3f} {row['baseline']:>9.3f}")
@@ -327,10 +339,15 @@ def explain_command(
         bar = ("+" if c.weight >= 0 else "-") * min(40, int(abs(c.weight) * 2))
         typer.echo(f"{c.feature:20} {c.level:18} {c.weight:+7.2f}  {running:7.2f}  {bar}")
     passes = score.passes(finder.config.threshold)
-    typer.echo(f"{'total':39} {score.total:7.2f}  threshold {finder.config.threshold}  "
-               f"→ {'FOUND' if passes else 'not found'}"
-               + ("" if score.surname_agrees or score.reference_agrees
-                  else "  (guard: no surname agreement and no reference agreement)"))
+    typer.echo(
+        f"{'total':39} {score.total:7.2f}  threshold {finder.config.threshold}  "
+        f"→ {'FOUND' if passes else 'not found'}"
+        + (
+            ""
+            if score.surname_agrees or score.reference_agrees
+            else "  (guard: no surname agreement and no reference agreement)"
+        )
+    )
 
 
 @app.command("demo")
@@ -340,8 +357,12 @@ def demo_command(
 ) -> None:
     """Local node + synthetic extract + index + API and web page on 127.0.0.1."""
     settings = Settings()
-    node = LocalNode(settings.home, settings.opensearch_version, settings.opensearch_port,
-                     settings.opensearch_heap)
+    node = LocalNode(
+        settings.home,
+        settings.opensearch_version,
+        settings.opensearch_port,
+        settings.opensearch_heap,
+    )
     try:
         node.up(progress=_say)
     except (LocalNodeError, DistributionError) as error:
@@ -351,11 +372,23 @@ def demo_command(
         synth_command(out=demo_dir, records=records, checks=200, seed=7, density="production")
     client = _sync_client(settings)
     if not client.indices.exists_alias(name=settings.alias):
-        index_command(path=demo_dir / "records.jsonl", format=None, encoding="utf-8",
-                      alias=None, delta=False, quarantine=None, keep=2, min_count=None,
-                      max_drop_ratio=None, shards=1, replicas=0)
-    _say(f"serving on http://127.0.0.1:{port} (web page /, API docs /docs); "
-         f"sample checks in {demo_dir / 'checks.jsonl'}; Ctrl-C to stop")
+        index_command(
+            path=demo_dir / "records.jsonl",
+            format=None,
+            encoding="utf-8",
+            alias=None,
+            delta=False,
+            quarantine=None,
+            keep=2,
+            min_count=None,
+            max_drop_ratio=None,
+            shards=1,
+            replicas=0,
+        )
+    _say(
+        f"serving on http://127.0.0.1:{port} (web page /, API docs /docs); "
+        f"sample checks in {demo_dir / 'checks.jsonl'}; Ctrl-C to stop"
+    )
     serve_command(host="127.0.0.1", port=port, alias=None)
 
 
@@ -364,4 +397,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

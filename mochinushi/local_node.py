@@ -94,7 +94,7 @@ def find_java_home() -> Path:
 
 
 def _http_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read().decode())
 
 

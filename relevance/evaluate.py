@@ -135,8 +135,9 @@ def sweep(outcomes: Sequence[CheckOutcome], thresholds: Iterable[float]) -> list
     for t in thresholds:
         recall = sum(_owner_found(o, t) for o in owners) / max(1, len(owners))
         false = sum(_false_found(o, t) for o in negatives) / max(1, len(negatives))
-        rows.append({"threshold": round(t, 2), "recall": round(recall, 4),
-                     "false_found": round(false, 4)})
+        rows.append(
+            {"threshold": round(t, 2), "recall": round(recall, 4), "false_found": round(false, 4)}
+        )
     return rows
 
 
@@ -159,10 +160,13 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
         baseline_by_kind[o.kind].total += 1
         baseline_by_kind[o.kind].hits += o.baseline_found
     grid = [x / 2 for x in range(0, 61)]
-    misses = sorted((o for o in owners if not _owner_found(o, threshold)),
-                    key=lambda o: o.owner_score)[:15]
-    alarms = sorted((o for o in negatives if _false_found(o, threshold)),
-                    key=lambda o: -max(o.owner_score, o.other_score))[:15]
+    misses = sorted(
+        (o for o in owners if not _owner_found(o, threshold)), key=lambda o: o.owner_score
+    )[:15]
+    alarms = sorted(
+        (o for o in negatives if _false_found(o, threshold)),
+        key=lambda o: -max(o.owner_score, o.other_score),
+    )[:15]
     return EvaluationReport(
         threshold=threshold,
         owners=len(owners),
@@ -177,21 +181,35 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
         ),
         blocking_misses=sum(not o.owner_candidate for o in owners),
         recall_by_tag={
-            tag: {"n": r.total, "recall": round(r.value, 4),
-                  "baseline": round(baseline_by_tag[tag].value, 4)}
+            tag: {
+                "n": r.total,
+                "recall": round(r.value, 4),
+                "baseline": round(baseline_by_tag[tag].value, 4),
+            }
             for tag, r in sorted(by_tag.items())
         },
         false_found_by_kind={
-            kind: {"n": r.total, "false_found": round(r.value, 4),
-                   "baseline": round(baseline_by_kind[kind].value, 4)}
+            kind: {
+                "n": r.total,
+                "false_found": round(r.value, 4),
+                "baseline": round(baseline_by_kind[kind].value, 4),
+            }
             for kind, r in sorted(by_kind.items())
         },
         sweep=sweep(outcomes, grid),
-        worst_misses=[{"check_id": o.check_id, "tags": list(o.tags),
-                       "owner_score": o.owner_score, "retrieved": o.owner_candidate}
-                      for o in misses],
-        worst_false_alarms=[{"check_id": o.check_id, "kind": o.kind,
-                             "score": max(o.owner_score, o.other_score)} for o in alarms],
+        worst_misses=[
+            {
+                "check_id": o.check_id,
+                "tags": list(o.tags),
+                "owner_score": o.owner_score,
+                "retrieved": o.owner_candidate,
+            }
+            for o in misses
+        ],
+        worst_false_alarms=[
+            {"check_id": o.check_id, "kind": o.kind, "score": max(o.owner_score, o.other_score)}
+            for o in alarms
+        ],
     )
 
 
@@ -227,10 +245,22 @@ def plot(report_: EvaluationReport, path: Path) -> Path:
     ys = [row["recall"] for row in report_.sweep]
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
     ax.plot(xs, ys, marker=".", label="mochinushi (threshold sweep)")
-    ax.scatter([report_.baseline_false_found], [report_.baseline_recall], color="red",
-               label="baseline: exact kana + date + gender", zorder=3)
-    ax.scatter([report_.false_found], [report_.recall], color="green", marker="*", s=150,
-               label=f"chosen threshold {report_.threshold}", zorder=3)
+    ax.scatter(
+        [report_.baseline_false_found],
+        [report_.baseline_recall],
+        color="red",
+        label="baseline: exact kana + date + gender",
+        zorder=3,
+    )
+    ax.scatter(
+        [report_.false_found],
+        [report_.recall],
+        color="green",
+        marker="*",
+        s=150,
+        label=f"chosen threshold {report_.threshold}",
+        zorder=3,
+    )
     ax.set_xlabel('false "found" rate on people with no record')
     ax.set_ylabel("recall of owners")
     ax.set_xlim(-0.01, max(0.2, max(xs) if xs else 0.2))

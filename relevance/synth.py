@@ -26,28 +26,32 @@ Negative filter (``plausibly_theirs``): a negative is rejected and redrawn when 
 its surname kanji (current and former) × every reading of its given-name kanji, folded by
 ``fold_kana_loose`` (half-width → full-width, hiragana → katakana, small kana enlarged, 濁点 and
 半濁点 removed, ヅ/ヂ/ヲ → ズ/ジ/オ, ソ/ン and シ/ツ merged, long vowels and the spaces removed) —
-or the same kanji name after folding old forms, AND (b) a birth date that is close per
-``dates_close``: within 366 days, or its six YYMMDD digits (Gregorian or era year) equal the
-negative's up to one mistyped digit, one adjacent transposition or a month/day swap (this also
-covers an era swap: same era-year, month and day). Gender is ignored (it may be miskeyed). The
-folding is deliberately coarser than any real normaliser so that no record is plausibly the
-negative's own; kana typos are not folded (a one-typo neighbour with the same date is exactly
-the false "found" the service must learn to avoid).
+or the same kanji name after folding old forms (owners' true current names count as records
+here too: a negative identical to an owner is, to the service, that owner), AND (b) a birth
+date that is close per ``dates_close``: within 366 days, or its six YYMMDD digits (Gregorian
+or era year) equal the negative's up to one mistyped digit, one adjacent transposition or a
+month/day swap (this also covers an era swap: same era-year, month and day). Gender is
+ignored (it may be miskeyed). The folding is deliberately coarser than any real normaliser so
+that no record is plausibly the negative's own; kana typos are not folded (a one-typo
+neighbour with the same date is exactly the false "found" the service must learn to avoid).
 
 Density. The ledger holds ~20,000,000 records of people born roughly 1910–1975 (24,106 days),
 so an average (birth date, gender) cell holds 20e6 / (24,106 × 2) ≈ 415 records; with the
-birth-year curve of ``ledger_year_weight`` (baby boom 1947–1949 at 1.65× the 1920s level) a
-1948 cell holds ≈ 800 and a 1912 cell ≈ 130. ``density="uniform"`` spreads N records over all
-dates (year from that curve, day uniform), i.e. N / 48,000 per cell — for N = 200,000 that is
-~4, so blocking on the date alone would look trivially selective. ``density="production"``
-keeps the per-cell crowd of production instead: it takes 3-day runs of consecutive dates
-(uniformly over 1910–1975, so ±1-day crowds exist too) until the production crowd of the
-chosen dates, Σ 2 × c(year), reaches N, where c(y) = 20e6 × share(y) / (2 × days(y)); each
-person is then born on one of those dates with probability ∝ c(year). N = 20,000 records thus
-sit on ~48 dates with ≈ 400 records per (date, gender); N = 200,000 on ~480 dates. Records
-whose date was miskeyed leave the populated dates (they are the minority), so the manifest
-reports the record-weighted crowd: the mean size of the (keyed date, gender) cell a record
-sits in.
+birth-year curve of ``ledger_year_weight`` (78 % of records born 1920–1960, baby boom 1947–1949
+at 1.6× the 1930s level) a 1948 cell holds ≈ 820, a 1930 cell ≈ 500 and a 1912 or 1970 cell
+≈ 170–220 (``production_crowd``). ``density="uniform"`` spreads N records over all dates (year
+from that curve, day uniform), i.e. N / 48,000 per cell — for N = 200,000 about 4, so blocking
+on the date alone would look far more selective than it is. ``density="production"`` keeps the
+per-cell crowd of production instead: it takes 3-day runs of consecutive dates (uniformly over
+1910–1975, so the ±1-day neighbours are crowded too) until the production crowd of the chosen
+dates, Σ 2 × c(year), reaches N, where c(y) = 20e6 × share(y) / (2 × days(y)); each person is
+then born on one of those dates with probability ∝ c(year). N = 20,000 records thus sit on
+24–27 dates (20,000 / 830 ≈ 24, rounded up to whole runs) and N = 200,000 on ~235–270, each
+(date, gender) cell holding about the production crowd of its year. Records whose date was
+miskeyed leave the populated dates (era swaps, digit typos, shifts of days); they are a
+minority, and the manifest reports the record-weighted crowd — the mean size of the (keyed
+date, gender) cell a record sits in (≈ 270–335 for 20,000 records, seeds 1–3 and 11). The
+year mix of a small production set is lumpy (few dates); use ``uniform`` to study years.
 """
 
 from __future__ import annotations
@@ -1075,6 +1079,7 @@ def _reference_from(rng: Random, record: dict[str, str]) -> dict[str, str]:
 @dataclass
 class _Owner:
     person: Person
+    as_recorded: Person  # the person under the surname the records carry (maiden or current)
     tags: tuple[str, ...]
     records: list[dict[str, str]]
     drafts: list[Draft]
@@ -1127,7 +1132,8 @@ def make_owner(rng: Random, names: NameTables, dates: BirthDates, first: str | N
         reference = _reference_from(rng, records[0])
     request = check_request(rng, person, former=former, reference=reference,
                             force_kanji=bool(KANJI_TAGS.intersection(tags)))
-    return _Owner(person, tags, records, drafts, request)
+    as_recorded = replace(person, surname=basis, surname_kana=basis_kana)
+    return _Owner(person, as_recorded, tags, records, drafts, request)
 
 
 # --- negatives ----------------------------------------------------------------------------------
@@ -1144,6 +1150,15 @@ class RecordIndex:
         self.kana.setdefault(fold_kana_loose(record["name_kana"]), []).append(keyed_date)
         if record["name_kanji"]:
             self.kanji.setdefault(fold_kanji(record["name_kanji"]), []).append(keyed_date)
+
+    def add_identity(self, person: Person) -> None:
+        """An owner's true current name: a negative identical to it would be, to the service,
+        the owner herself (her record may be under her maiden name)."""
+        when = keyed(person.birth, "iso")
+        for kana in (s + g for s in person.surname.readings for g in person.given.readings):
+            self.kana.setdefault(fold_kana_loose(kana), []).append(when)
+        key = fold_kanji(person.surname.kanji + person.given.kanji)
+        self.kanji.setdefault(key, []).append(when)
 
 
 def plausibly_theirs(index: RecordIndex, surnames: Sequence[NameEntry], given: NameEntry,
@@ -1239,7 +1254,7 @@ def generate(config: SynthConfig) -> SynthSet:
     keyed_dates: list[KeyedDate] = []
     people: list[tuple[Person, int]] = []
     for owner in owners:
-        people.append((owner.person, len(records)))
+        people.append((owner.as_recorded, len(records)))
         records += owner.records
         keyed_dates += [d.keyed_date for d in owner.drafts]
     if len(records) > config.records:
@@ -1263,6 +1278,8 @@ def generate(config: SynthConfig) -> SynthSet:
     index = RecordIndex()
     for record, keyed_date in zip(records, keyed_dates, strict=True):
         index.add(record, keyed_date)
+    for owner in owners:
+        index.add_identity(owner.person)
 
     negatives: list[tuple[str, _Negative]] = []
     rejected = 0

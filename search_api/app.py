@@ -14,16 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from opensearchpy import AsyncOpenSearch
 
+from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from mochinushi.settings import Settings
 from search_api.finder import Finder, SearchUnavailable, load_name_stats_async
 from search_api.logs import configure_logging, keyed_hash, log_event
-from search_api.metrics import METRICS_CONTENT_TYPE, ServiceMetrics
+from search_api.metrics import (
+    METRICS_CONTENT_TYPE,
+    BackendErrorKind,
+    CheckOutcome,
+    ServiceMetrics,
+)
 from search_api.models import ExistenceCheckIn, ExistenceCheckOut
 from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
 from search_api.scoring import Decision, MatchingConfig, NameStats
@@ -169,11 +174,21 @@ async def run_existence_check(
         result = await _find_with_retry(state, body)
     except SearchUnavailable as error:
         state.metrics.count_check("unavailable")
-        state.metrics.count_backend_error(
-            error.kind if error.kind in ("timeout", "unreachable", "shard_failure") else "other"
+        kind: BackendErrorKind = "other"
+        if error.kind == "timeout":
+            kind = "timeout"
+        elif error.kind == "unreachable":
+            kind = "unreachable"
+        elif error.kind == "shard_failure":
+            kind = "shard_failure"
+        state.metrics.count_backend_error(kind)
+        log_event(
+            state.logger,
+            "check.unavailable",
+            level=logging.WARNING,
+            request_id=request_id,
+            error_kind=error.kind,
         )
-        log_event(state.logger, "check.unavailable", level=logging.WARNING,
-                  request_id=request_id, error_kind=error.kind)
         return UNAVAILABLE
     token = None
     if result.found:
@@ -184,10 +199,15 @@ async def run_existence_check(
             state.clock(),
             dt.timedelta(days=state.settings.token_ttl_days),
         )
-    outcome = "found" if result.found else "not_found"
+    outcome: CheckOutcome = "found" if result.found else "not_found"
     state.metrics.count_check(outcome)
-    log_event(state.logger, "check.completed", request_id=request_id, outcome=outcome,
-              candidates=len(result.scores))
+    log_event(
+        state.logger,
+        "check.completed",
+        request_id=request_id,
+        outcome=outcome,
+        candidates=len(result.scores),
+    )
     return ApiResult(200, ExistenceCheckOut(found=result.found, reference_token=token).model_dump())
 
 
@@ -195,39 +215,66 @@ def resolve_reference_token(
     state: ServiceState, token: str, authorization: str, request_id: str
 ) -> ApiResult:
     """Staff resolution of a token: 401 without a valid key, 404 unknown, 410 expired."""
-    presented = authorization.removeprefix("Bearer ").strip() if authorization.startswith(
-        "Bearer ") else ""
+    presented = (
+        authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+    )
     staff_key = next(
-        (k for k in state.settings.staff_keys()
-         if presented and hmac.compare_digest(k.encode(), presented.encode())),
+        (
+            k
+            for k in state.settings.staff_keys()
+            if presented and hmac.compare_digest(k.encode(), presented.encode())
+        ),
         None,
     )
     if staff_key is None:
         state.metrics.count_token_resolution("unauthorized")
-        return ApiResult(401, {"error": "unauthorized", "message": "A valid staff key is required."},
-                         {"WWW-Authenticate": "Bearer"})
+        return ApiResult(
+            401,
+            {"error": "unauthorized", "message": "A valid staff key is required."},
+            {"WWW-Authenticate": "Bearer"},
+        )
     staff_key_id = keyed_hash(b"staff-key-id", staff_key)
     try:
         payload = open_token(state.ring, token, state.clock())
     except TokenExpired as expired:
         state.metrics.count_token_resolution("expired")
-        log_event(state.logger, "token.resolved", request_id=request_id,
-                  staff_key_id=staff_key_id, token_id=expired.token_id, outcome="expired")
+        log_event(
+            state.logger,
+            "token.resolved",
+            request_id=request_id,
+            staff_key_id=staff_key_id,
+            token_id=expired.token_id,
+            outcome="expired",
+        )
         return ApiResult(410, {"error": "expired", "message": "This reference token has expired."})
     except TokenInvalid:
         state.metrics.count_token_resolution("unknown")
-        log_event(state.logger, "token.resolved", request_id=request_id,
-                  staff_key_id=staff_key_id, outcome="unknown")
+        log_event(
+            state.logger,
+            "token.resolved",
+            request_id=request_id,
+            staff_key_id=staff_key_id,
+            outcome="unknown",
+        )
         return ApiResult(404, {"error": "unknown_token", "message": "No such reference token."})
     state.metrics.count_token_resolution("ok")
-    log_event(state.logger, "token.resolved", request_id=request_id,
-              staff_key_id=staff_key_id, token_id=payload.token_id, outcome="ok")
-    return ApiResult(200, {
-        "record_ids": list(payload.record_ids),
-        "issued_at": payload.issued_at.isoformat(),
-        "expires_at": payload.expires_at.isoformat(),
-        "check": payload.check,
-    })
+    log_event(
+        state.logger,
+        "token.resolved",
+        request_id=request_id,
+        staff_key_id=staff_key_id,
+        token_id=payload.token_id,
+        outcome="ok",
+    )
+    return ApiResult(
+        200,
+        {
+            "record_ids": list(payload.record_ids),
+            "issued_at": payload.issued_at.isoformat(),
+            "expires_at": payload.expires_at.isoformat(),
+            "check": payload.check,
+        },
+    )
 
 
 def _client_key(request: Request) -> str:
@@ -311,8 +358,13 @@ def create_app(
         for item in error.errors():
             loc = [str(p) for p in item.get("loc", ()) if p != "body"]
             message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
-            fields.append({"field": ".".join(loc) or "body", "message": message,
-                           "type": item.get("type", "invalid")})
+            fields.append(
+                {
+                    "field": ".".join(loc) or "body",
+                    "message": message,
+                    "type": item.get("type", "invalid"),
+                }
+            )
         if request.url.path == "/v1/existence-checks":
             service().metrics.count_check("invalid")
         return JSONResponse(
@@ -323,9 +375,11 @@ def create_app(
     @app.post(
         "/v1/existence-checks",
         response_model=ExistenceCheckOut,
-        responses={422: {"description": "Invalid fields (named, values never echoed)"},
-                   429: {"description": "Rate limit exceeded"},
-                   503: {"description": "Search unavailable: try later (never a 'no')"}},
+        responses={
+            422: {"description": "Invalid fields (named, values never echoed)"},
+            429: {"description": "Rate limit exceeded"},
+            503: {"description": "Search unavailable: try later (never a 'no')"},
+        },
     )
     async def existence_check(body: ExistenceCheckIn, request: Request) -> Response:
         """Whether a matching unmatched record exists, plus an opaque reference token."""
@@ -336,9 +390,11 @@ def create_app(
 
     @app.get(
         "/v1/reference-tokens/{token}",
-        responses={401: {"description": "No or wrong staff key"},
-                   404: {"description": "Unknown, altered or forged token"},
-                   410: {"description": "Expired token"}},
+        responses={
+            401: {"description": "No or wrong staff key"},
+            404: {"description": "Unknown, altered or forged token"},
+            410: {"description": "Expired token"},
+        },
     )
     async def resolve_token(token: str, request: Request) -> Response:
         """For pension-office staff: the candidate records and the submitted check."""

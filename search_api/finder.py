@@ -55,7 +55,7 @@ class Finder:
             response = client.search(
                 index=self.alias, body=body, request_timeout=self.request_timeout
             )
-        except Exception as error:  # noqa: BLE001 — every failure becomes one typed error
+        except Exception as error:
             raise classify_error(error) from error
         return self.decide(keys, response)
 
@@ -65,7 +65,7 @@ class Finder:
             response = await client.search(
                 index=self.alias, body=body, request_timeout=self.request_timeout
             )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise classify_error(error) from error
         return self.decide(keys, response)
 

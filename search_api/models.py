@@ -149,5 +149,3 @@ class TokenResolutionOut(BaseModel):
     issued_at: str
     expires_at: str
     check: dict[str, Any]
-
-

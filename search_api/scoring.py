@@ -145,8 +145,9 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     return levels
 
 
-def _demote_common_typo(levels: set[str], check_key: str, record_key: str,
-                        counts: Mapping[str, int]) -> set[str]:
+def _demote_common_typo(
+    levels: set[str], check_key: str, record_key: str, counts: Mapping[str, int]
+) -> set[str]:
     """A one-kana difference between two frequent names (カトウ/サトウ) is more likely two
     people than a keying slip; between a name and a non-name (タカハツ) it is a slip."""
     if "one_edit" in levels and check_key in counts and record_key in counts:
@@ -203,9 +204,12 @@ def _name_contributions(
     sur, given = doc.get("sur"), doc.get("given")
     if sur and given:
         sur_orth = sur.get("orthographic", "")
-        sur_levels = _demote_common_typo(part_levels(names.surname, sur),
-                                         names.surname.levels.get("orthographic", ""), sur_orth,
-                                         stats.surnames)
+        sur_levels = _demote_common_typo(
+            part_levels(names.surname, sur),
+            names.surname.levels.get("orthographic", ""),
+            sur_orth,
+            stats.surnames,
+        )
         level, weight = _best(sur_levels, config.surname)
         if level == "none" and keys.check.gender == "F":
             weight = config.surname["none_female"]
@@ -219,9 +223,12 @@ def _name_contributions(
             weight += _frequency_bits(
                 sur.get("orthographic", ""), stats.surnames, stats, config.frequency
             )
-        given_levels = _demote_common_typo(part_levels(names.given, given),
-                                           names.given.levels.get("orthographic", ""),
-                                           given.get("orthographic", ""), stats.given_names)
+        given_levels = _demote_common_typo(
+            part_levels(names.given, given),
+            names.given.levels.get("orthographic", ""),
+            given.get("orthographic", ""),
+            stats.given_names,
+        )
         g_level, g_weight = _best(given_levels, config.given)
         if g_level in FREQUENCY_ADJUSTED:
             g_weight += _frequency_bits(

@@ -77,8 +77,7 @@ def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactor
     extract = folder / "records.jsonl"
     with extract.open("w", encoding="utf-8") as out:
         for record_id, kana, kanji, date, gender, employer in CRAFTED_RECORDS:
-            line = {"record_id": record_id, "name_kana": kana, "birth_date": date,
-                    "gender": gender}
+            line = {"record_id": record_id, "name_kana": kana, "birth_date": date, "gender": gender}
             if kanji:
                 line["name_kanji"] = kanji
             if employer:
@@ -87,8 +86,9 @@ def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactor
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
     alias = "test-crafted-records"
     _drop(os_client, alias)
-    summary = build_index(os_client, extract, BuildOptions(alias=alias, sample_size=50),
-                          default_reading_dictionary())
+    summary = build_index(
+        os_client, extract, BuildOptions(alias=alias, sample_size=50), default_reading_dictionary()
+    )
     assert summary.indexed == len(CRAFTED_RECORDS), summary.to_json()
     yield alias
     _drop(os_client, alias)

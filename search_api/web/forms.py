@@ -176,19 +176,21 @@ def _date_parts(values: Mapping[str, str], errors: dict[str, str]) -> str | None
     month = _nfkc(values.get("birth_month", ""))
     day = _nfkc(values.get("birth_day", ""))
     if era not in ERA_CHOICES:
-        errors["birth_era"] = "元号を選んでください。西暦で入力するときは「西暦」を選んでください。"
+        errors["birth_era"] = (
+            "生年月日の元号を選んでください。西暦で入力するときは「西暦」を選んでください。"
+        )
     if not year:
-        errors["birth_year"] = "年を入力してください。"
+        errors["birth_year"] = "生年月日の年を入力してください。"
     elif era == GREGORIAN and not re.fullmatch(r"[0-9]{4}", year):
-        errors["birth_year"] = "西暦の年は4けたの数字で入力してください（例：1938）。"
+        errors["birth_year"] = "生年月日の年は、西暦なら4けたの数字で入力してください（例：1938）。"
     elif era != GREGORIAN and not re.fullmatch(r"元|[0-9]{1,2}", year):
-        errors["birth_year"] = "年は数字で入力してください（例：13）。元年は「1」と入力できます。"
+        errors["birth_year"] = "生年月日の年は数字で入力してください（例：13）。元年は「1」です。"
     for name, label, top in (("birth_month", "月", 12), ("birth_day", "日", 31)):
         text = month if name == "birth_month" else day
         if not text:
-            errors[name] = f"{label}を入力してください。"
+            errors[name] = f"生年月日の{label}を入力してください。"
         elif not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= top:
-            errors[name] = f"{label}は1から{top}までの数字で入力してください。"
+            errors[name] = f"生年月日の{label}は、1から{top}までの数字で入力してください。"
     if any(name in errors for name in DATE_FIELDS):
         return None
     if era == GREGORIAN:
@@ -216,7 +218,7 @@ def _date_message(message: str, values: Mapping[str, str]) -> str:
     if "future" in message:
         return "生年月日が今日より後の日付になっています。ご確認ください。"
     if "starts at 1" in message:
-        return "年は1以上で入力してください（元年は1）。"
+        return "生年月日の年は1以上で入力してください（元年は1）。"
     if "calendar date" in message:
         return f"{shown}という日はありません。月と日をご確認ください。"
     return "生年月日をご確認ください。"

@@ -102,10 +102,9 @@ def qr_svg(token: str) -> Markup | None:
             code = segno.make(token, error=error, micro=False, boost_error=False)
         except segno.DataOverflowError:
             continue
-        svg: str = code.svg_inline(
-            scale=1, border=4, omitsize=True, svgclass="qr-code", title="照会番号のQRコード"
-        )
-        return Markup(svg.replace("<svg ", '<svg role="img" aria-label="照会番号のQRコード" ', 1))
+        svg: str = code.svg_inline(scale=1, border=4, omitsize=True, svgclass="qr-code")
+        # The figure's caption names it; the pattern itself means nothing to a screen reader.
+        return Markup(svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1))
     return None
 
 
@@ -190,15 +189,17 @@ def _text_field(
     label: str | None = None,
     inputmode: str | None = None,
     input_type: str = "text",
+    tag: bool = True,
 ) -> Markup:
     hint_id = f"f-{name}-hint" if hint else None
     error_id = f"f-{name}-error" if name in errors else None
     hint_html = Markup(f'<p class="hint" id="{hint_id}">{escape(hint)}</p>') if hint else ""
     value = values.get(name, "") if input_type != "password" else ""
     max_length = MAX_LENGTHS.get(name)
+    tag_html = _tag(required) if tag else Markup("")
     return Markup(
         f'<div class="field{" field-error" if error_id else ""}" id="field-{name}">'
-        f'<label for="f-{name}">{escape(label or LABELS[name])}{_tag(required)}</label>'
+        f'<label for="f-{name}">{escape(label or LABELS[name])}{tag_html}</label>'
         f"{hint_html}{_error(name, errors)}"
         f'<input class="input input-{width}" id="f-{name}" name="{name}" type="{input_type}"'
         f"{attr('value', value) if value else ''}"
@@ -267,7 +268,9 @@ def _date_group(values: Mapping[str, str], errors: Mapping[str, str]) -> Markup:
         f"{options}</select></div>"
     )
     parts = join(
-        _text_field(name, values, errors, width="digits", inputmode="numeric")
+        _text_field(
+            name, values, errors, width="digits", inputmode="numeric", required=True, tag=False
+        )
         for name in ("birth_year", "birth_month", "birth_day")
     )
     group_error = "f-birth_date-error" if "birth_date" in errors else None
@@ -308,10 +311,7 @@ def _error_summary(errors: Mapping[str, str]) -> Markup:
     if not errors:
         return Markup("")
     items = join(
-        Markup(
-            f'<li><a href="#{_TARGETS.get(name, "f-" + name)}">'
-            f"{escape(LABELS.get(name, name))}：{escape(message)}</a></li>"
-        )
+        Markup(f'<li><a href="#{_TARGETS.get(name, "f-" + name)}">{escape(message)}</a></li>')
         for name, message in errors.items()
     )
     return Markup(

@@ -17,12 +17,29 @@ from search_api.app import ConfigurationError, create_app
 pytestmark = pytest.mark.opensearch
 
 STAFF_KEY = "staff-key-for-tests-0123456789"
-FOUND = {"surname_kana": "やまだ", "given_name_kana": "キョウコ", "birth_date": "昭和13年5月3日",
-         "gender": "F", "reference": {"address": "埼玉県浦和市"}}
-NOT_FOUND = {"surname_kana": "ワタナベ", "given_name_kana": "ススム", "birth_date": "1950-10-10",
-             "gender": "M"}
-SECRET_VALUES = ["やまだ", "キョウコ", "昭和13年5月3日", "ワタナベ", "ススム", "1950-10-10",
-                 "埼玉県浦和市", "ヤマダ"]
+FOUND = {
+    "surname_kana": "やまだ",
+    "given_name_kana": "キョウコ",
+    "birth_date": "昭和13年5月3日",
+    "gender": "F",
+    "reference": {"address": "埼玉県浦和市"},
+}
+NOT_FOUND = {
+    "surname_kana": "ワタナベ",
+    "given_name_kana": "ススム",
+    "birth_date": "1950-10-10",
+    "gender": "M",
+}
+SECRET_VALUES = [
+    "やまだ",
+    "キョウコ",
+    "昭和13年5月3日",
+    "ワタナベ",
+    "ススム",
+    "1950-10-10",
+    "埼玉県浦和市",
+    "ヤマダ",
+]
 
 
 class Clock:
@@ -163,8 +180,9 @@ def test_body_size_limit(api: TestClient) -> None:
 def test_rate_limit_answers_429_with_retry_after(crafted_alias: str) -> None:
     app = create_app(_settings(crafted_alias, rate_limit="2/minute"))
     with TestClient(app) as client:
-        statuses = [client.post("/v1/existence-checks", json=NOT_FOUND).status_code
-                    for _ in range(3)]
+        statuses = [
+            client.post("/v1/existence-checks", json=NOT_FOUND).status_code for _ in range(3)
+        ]
         assert statuses == [200, 200, 429]
         limited = client.post("/v1/existence-checks", json=NOT_FOUND)
         assert int(limited.headers["Retry-After"]) >= 1
@@ -177,9 +195,11 @@ def _closed_port() -> int:
 
 
 def test_unreachable_cluster_is_503_never_not_found(crafted_alias: str) -> None:
-    settings = _settings(crafted_alias,
-                         opensearch_url=f"http://127.0.0.1:{_closed_port()}",
-                         opensearch_timeout_seconds=0.5)
+    settings = _settings(
+        crafted_alias,
+        opensearch_url=f"http://127.0.0.1:{_closed_port()}",
+        opensearch_timeout_seconds=0.5,
+    )
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/existence-checks", json=NOT_FOUND)
         assert response.status_code == 503
@@ -198,14 +218,17 @@ def test_missing_alias_is_503(os_client: Any) -> None:
 class ShardFailureClient:
     """Fault injection: a cluster that answers with a failed shard."""
 
-    class indices:  # noqa: N801 — mimics the client's attribute
+    class indices:
         @staticmethod
         async def get_mapping(index: str) -> dict[str, Any]:
             return {"i": {"mappings": {"_meta": {}}}}
 
     async def search(self, **_: Any) -> dict[str, Any]:
-        return {"timed_out": False, "_shards": {"total": 2, "successful": 1, "failed": 1},
-                "hits": {"hits": []}}
+        return {
+            "timed_out": False,
+            "_shards": {"total": 2, "successful": 1, "failed": 1},
+            "hits": {"hits": []},
+        }
 
     async def close(self) -> None:
         return None

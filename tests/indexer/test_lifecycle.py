@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
 
 from analyzers.readings import default_reading_dictionary
 from indexer import lifecycle
@@ -34,15 +36,20 @@ PEOPLE = [
 def _write(path: Path, lines: list[dict[str, Any] | str]) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for line in lines:
-            out.write((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False))
-                      + "\n")
+            out.write(
+                (line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+            )
     return path
 
 
 def _records(n: int, prefix: str = "R") -> list[dict[str, Any]]:
     return [
-        {"record_id": f"{prefix}{i}", "name_kana": PEOPLE[i % len(PEOPLE)][0],
-         "birth_date": PEOPLE[i % len(PEOPLE)][1], "gender": PEOPLE[i % len(PEOPLE)][2]}
+        {
+            "record_id": f"{prefix}{i}",
+            "name_kana": PEOPLE[i % len(PEOPLE)][0],
+            "birth_date": PEOPLE[i % len(PEOPLE)][1],
+            "gender": PEOPLE[i % len(PEOPLE)][2],
+        }
         for i in range(n)
     ]
 
@@ -52,15 +59,14 @@ def alias(os_client: OpenSearch, unique_name: str) -> Iterator[str]:
     yield unique_name
     for name in os_client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"):
         os_client.indices.delete(index=name)
-    try:
+    with suppress(NotFoundError):
         os_client.delete(index=lifecycle.LOCK_INDEX, id=unique_name, refresh=True)
-    except Exception:  # noqa: BLE001 — no lock left: fine
-        pass
 
 
 def _build(client: OpenSearch, path: Path, alias: str, **options: Any) -> Any:
-    return build_index(client, path, BuildOptions(alias=alias, **options),
-                       default_reading_dictionary())
+    return build_index(
+        client, path, BuildOptions(alias=alias, **options), default_reading_dictionary()
+    )
 
 
 def test_build_swaps_alias_and_accounts_for_every_line(
@@ -70,10 +76,18 @@ def test_build_swaps_alias_and_accounts_for_every_line(
     lines += [
         "{not json",
         {"record_id": "R1", "name_kana": "ダブリ", "birth_date": "1940-01-01", "gender": "F"},
-        {"record_id": "BAD-G", "name_kana": "ヤマダ ハナコ", "birth_date": "1940-01-01",
-         "gender": "X"},
-        {"record_id": "IMPOSSIBLE", "name_kana": "ハヤシ カズオ", "birth_date": "1932-02-30",
-         "gender": "M"},
+        {
+            "record_id": "BAD-G",
+            "name_kana": "ヤマダ ハナコ",
+            "birth_date": "1940-01-01",
+            "gender": "X",
+        },
+        {
+            "record_id": "IMPOSSIBLE",
+            "name_kana": "ハヤシ カズオ",
+            "birth_date": "1932-02-30",
+            "gender": "M",
+        },
     ]
     extract = _write(tmp_path / "extract.jsonl", lines)
     summary = _build(os_client, extract, alias)
@@ -92,9 +106,11 @@ def test_build_swaps_alias_and_accounts_for_every_line(
 
 def test_cp932_csv_extract(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
     extract = tmp_path / "extract.csv"
-    rows = ["record_id,name_kana,name_kanji,birth_date,gender,employer_name",
-            "C1,ﾀｶﾊｼ ｾﾂｺ,髙橋 節子,5-090101,2,㈱山田商店",
-            "C2,ヤマダ タロウ,山田 太郎,1935-03-03,1,"]
+    rows = [
+        "record_id,name_kana,name_kanji,birth_date,gender,employer_name",
+        "C1,ﾀｶﾊｼ ｾﾂｺ,髙橋 節子,5-090101,2,㈱山田商店",
+        "C2,ヤマダ タロウ,山田 太郎,1935-03-03,1,",
+    ]
     extract.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
     summary = _build(os_client, extract, alias, encoding="cp932")
     assert (summary.read, summary.indexed, summary.quarantined) == (2, 2, 0)
@@ -119,8 +135,9 @@ def test_gate_refuses_a_truncated_extract_and_keeps_the_alias(
 def test_rollback_and_retention(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
     names = []
     for n in range(4):
-        summary = _build(os_client, _write(tmp_path / f"e{n}.jsonl", _records(5 + n)), alias,
-                         keep_previous=2)
+        summary = _build(
+            os_client, _write(tmp_path / f"e{n}.jsonl", _records(5 + n)), alias, keep_previous=2
+        )
         names.append(summary.index)
     versions = lifecycle.list_versions(os_client, alias)
     assert [v.name for v in versions] == list(reversed(names[1:])), "oldest pruned, K=2 kept"
@@ -137,8 +154,10 @@ def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
     extract = _write(tmp_path / "e.jsonl", _records(5))
     with lifecycle.reindex_lock(os_client, alias), pytest.raises(lifecycle.LockHeld):
         _build(os_client, extract, alias)
-    stale = {"holder": "ghost:1", "acquired_at": (lifecycle.utc_now()
-                                                  - dt.timedelta(hours=7)).isoformat()}
+    stale = {
+        "holder": "ghost:1",
+        "acquired_at": (lifecycle.utc_now() - dt.timedelta(hours=7)).isoformat(),
+    }
     os_client.index(index=lifecycle.LOCK_INDEX, id=alias, body=stale, refresh=True)
     summary = _build(os_client, extract, alias)
     assert summary.alias_moved
@@ -153,7 +172,9 @@ def test_killed_build_leaves_alias_and_next_run_cleans_up(
     env = {**os.environ, "MOCHINUSHI_ALIAS": alias}
     process = subprocess.Popen(
         [sys.executable, "-m", "mochinushi", "index", str(big)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -174,16 +195,27 @@ def test_killed_build_leaves_alias_and_next_run_cleans_up(
 
 def test_delta_upserts_and_deletes(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
     _build(os_client, _write(tmp_path / "full.jsonl", _records(10)), alias)
-    delta = _write(tmp_path / "delta.jsonl", [
-        {"op": "delete", "record_id": "R3"},
-        {"op": "upsert", "record_id": "NEW1", "name_kana": "キムラ トシコ",
-         "birth_date": "1941-04-03", "gender": "F"},
-        {"op": "delete", "record_id": "NOT-THERE"},
-        {"op": "explode", "record_id": "R4"},
-    ])
-    summary = apply_delta(os_client, delta, BuildOptions(alias=alias),
-                          default_reading_dictionary())
+    delta = _write(
+        tmp_path / "delta.jsonl",
+        [
+            {"op": "delete", "record_id": "R3"},
+            {
+                "op": "upsert",
+                "record_id": "NEW1",
+                "name_kana": "キムラ トシコ",
+                "birth_date": "1941-04-03",
+                "gender": "F",
+            },
+            {"op": "delete", "record_id": "NOT-THERE"},
+            {"op": "explode", "record_id": "R4"},
+        ],
+    )
+    summary = apply_delta(os_client, delta, BuildOptions(alias=alias), default_reading_dictionary())
     assert summary.read == 4 and summary.quarantined == 1 and summary.deleted == 2
-    ids = {h["_source"]["record_id"] for h in os_client.search(
-        index=alias, body={"size": 100, "query": {"match_all": {}}})["hits"]["hits"]}
+    ids = {
+        h["_source"]["record_id"]
+        for h in os_client.search(index=alias, body={"size": 100, "query": {"match_all": {}}})[
+            "hits"
+        ]["hits"]
+    }
     assert "R3" not in ids and "NEW1" in ids and len(ids) == 10

@@ -34,7 +34,9 @@ def _analyze(client: OpenSearch, body: dict[str, object]) -> list[str]:
     return [token["token"] for token in result["tokens"]]
 
 
-def test_node_answers_with_both_japanese_plugins_and_standard_modules(os_client: OpenSearch) -> None:
+def test_node_answers_with_both_japanese_plugins_and_standard_modules(
+    os_client: OpenSearch,
+) -> None:
     nodes = os_client.nodes.info(metric="plugins")
     node = next(iter(nodes["nodes"].values()))
     loaded = {p["name"] for p in node["plugins"]} | {m["name"] for m in node["modules"]}
@@ -49,9 +51,14 @@ def test_node_answers_with_both_japanese_plugins_and_standard_modules(os_client:
         ("㈱山田商店", ["(株)山田商店"], "enclosed ideograph expanded"),
     ],
 )
-def test_icu_normalizer_nfkc(os_client: OpenSearch, text: str, expected: list[str], why: str) -> None:
-    body = {"tokenizer": "keyword", "char_filter": [{"type": "icu_normalizer", "name": "nfkc"}],
-            "text": text}
+def test_icu_normalizer_nfkc(
+    os_client: OpenSearch, text: str, expected: list[str], why: str
+) -> None:
+    body = {
+        "tokenizer": "keyword",
+        "char_filter": [{"type": "icu_normalizer", "name": "nfkc"}],
+        "text": text,
+    }
     assert _analyze(os_client, body) == expected, why
 
 
@@ -62,8 +69,11 @@ def test_icu_normalizer_nfkc(os_client: OpenSearch, text: str, expected: list[st
 def test_icu_transform_hiragana_to_katakana(
     os_client: OpenSearch, text: str, expected: list[str]
 ) -> None:
-    body = {"tokenizer": "keyword",
-            "filter": [{"type": "icu_transform", "id": "Hiragana-Katakana"}], "text": text}
+    body = {
+        "tokenizer": "keyword",
+        "filter": [{"type": "icu_transform", "id": "Hiragana-Katakana"}],
+        "text": text,
+    }
     assert _analyze(os_client, body) == expected
 
 
@@ -82,8 +92,11 @@ def test_kuromoji_tokenizer_splits_japanese_text(
 
 
 def test_kuromoji_readingform_gives_katakana_readings(os_client: OpenSearch) -> None:
-    body = {"tokenizer": "kuromoji_tokenizer", "filter": ["kuromoji_readingform"],
-            "text": "山田商店"}
+    body = {
+        "tokenizer": "kuromoji_tokenizer",
+        "filter": ["kuromoji_readingform"],
+        "text": "山田商店",
+    }
     assert _analyze(os_client, body) == ["ヤマダ", "ショウテン"]
 
 

@@ -1,0 +1,159 @@
+"""Test doubles for the web pages: a service state and the two JSON-endpoint coroutines.
+
+The fakes answer exactly as the JSON endpoints do (status, body, headers) and issue and open
+*real* reference tokens, so a token printed by the page really resolves on the staff page.
+Only the search itself is faked: a check is "found" when its surname (or a former surname)
+normalises to one of ``present_surnames``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+
+from analyzers.kana import normalize_kana
+from mochinushi.settings import Settings
+from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
+from search_api.models import ExistenceCheckIn
+from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
+from search_api.web_routes import WEB_ROUTES, ApiAnswer, add_web_routes
+
+STAFF_KEY = "staff-key-for-tests-0123456789"
+RECORD_IDS = ("R0000123", "R0000456")
+FIXED_NOW = dt.datetime(2025, 11, 27, 1, 30, tzinfo=dt.UTC)  # 10:30 in Japan
+
+FOUND_FORM: dict[str, str] = {
+    "step": "check",
+    "surname_kana": "やまだ",
+    "given_name_kana": "きょうこ",
+    "surname_kanji": "山田",
+    "given_name_kanji": "京子",
+    "former_kana_1": "さとう",
+    "former_kanji_1": "佐藤",
+    "birth_era": "昭和",
+    "birth_year": "13",
+    "birth_month": "5",
+    "birth_day": "3",
+    "gender": "F",
+}
+NOT_FOUND_FORM: dict[str, str] = {
+    **FOUND_FORM,
+    "surname_kana": "たなか",
+    "surname_kanji": "田中",
+    "former_kana_1": "",
+    "former_kanji_1": "",
+}
+
+
+@dataclass
+class FakeService:
+    """Has what ``WebService`` asks for, plus the knobs the tests turn."""
+
+    settings: Settings = field(default_factory=lambda: Settings(staff_api_keys=STAFF_KEY))
+    metrics: ServiceMetrics = field(
+        default_factory=lambda: ServiceMetrics(routes=(*DEFAULT_ROUTES, *WEB_ROUTES))
+    )
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mochinushi.test"))
+    now: dt.datetime = FIXED_NOW
+    ring: TokenKeyRing = field(default_factory=TokenKeyRing.generate_dev)
+    present_surnames: frozenset[str] = frozenset({"ヤマダ"})
+    down: bool = False
+    rate_limited: bool = False
+    explode: bool = False
+    received: list[ExistenceCheckIn] = field(default_factory=list)
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+
+async def fake_run_check(state: FakeService, body: ExistenceCheckIn, request: Request) -> ApiAnswer:
+    state.received.append(body)
+    if state.explode:
+        raise RuntimeError("boom")
+    if state.rate_limited:
+        state.metrics.count_check("rate_limited")
+        return 429, {"error": "rate_limited", "message": "Too many checks."}, {"Retry-After": "7"}
+    if state.down:
+        state.metrics.count_check("unavailable")
+        return (
+            503,
+            {"error": "search_unavailable", "message": "try later; not a 'no record' answer"},
+            {"Retry-After": "5"},
+        )
+    surnames = {normalize_kana(body.surname_kana)} | {
+        normalize_kana(f.kana) for f in body.former_surnames
+    }
+    if not surnames & state.present_surnames:
+        state.metrics.count_check("not_found")
+        return 200, {"found": False, "reference_token": None}, {}
+    token, _payload = issue_token(
+        state.ring,
+        RECORD_IDS,
+        body.as_submitted(),
+        state.clock(),
+        dt.timedelta(days=state.settings.token_ttl_days),
+    )
+    state.metrics.count_check("found")
+    return 200, {"found": True, "reference_token": token}, {}
+
+
+async def fake_resolve(state: FakeService, token: str, key: str, request: Request) -> ApiAnswer:
+    if key not in state.settings.staff_keys():
+        return 401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"}
+    try:
+        payload = open_token(state.ring, token, state.clock())
+    except TokenExpired:
+        return 410, {"error": "expired"}, {}
+    except TokenInvalid:
+        return 404, {"error": "unknown_token"}, {}
+    body: dict[str, Any] = {
+        "record_ids": list(payload.record_ids),
+        "issued_at": payload.issued_at.isoformat(),
+        "expires_at": payload.expires_at.isoformat(),
+        "check": payload.check,
+    }
+    return 200, body, {}
+
+
+def make_app(state: FakeService) -> FastAPI:
+    app = FastAPI()
+    add_web_routes(app, service=lambda: state, run_check=fake_run_check, resolve=fake_resolve)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
