@@ -18,6 +18,7 @@ too (サトウ オサム folds like サトウオサム), which is what keeps the
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -153,7 +154,50 @@ def _is_katakana_letter(char: str) -> bool:
     return "ァ" <= char <= "ヺ" or "ㇰ" <= char <= "ㇿ"
 
 
+# --- translate tables ---------------------------------------------------------------------------
+# The hot path (every record at index time, every check at query time) is C-level
+# ``str.translate`` over tables built once, instead of a Python loop over characters.
+
+
+def _compose(*tables: Mapping[str, str]) -> dict[int, str]:
+    """One ``str.translate`` table that applies single-character ``tables`` in order."""
+    composed: dict[int, str] = {}
+    for source in dict.fromkeys(key for table in tables for key in table):
+        target = source
+        for table in tables:
+            target = table.get(target, target)
+        composed[ord(source)] = target
+    return composed
+
+
+class _CharTable(dict[int, str]):
+    """A ``str.translate`` table computed per code point on first use.
+
+    The per-character rules depend on the Unicode category, so the table cannot be written out
+    for all of Unicode; it is filled with the code points that actually occur. The cache is
+    bounded so that arbitrary input cannot grow it without limit; past the bound a code point
+    is computed on every use, with the same result.
+    """
+
+    MAX_ENTRIES: Final = 8192
+
+    def __init__(self, rule: Callable[[str], str]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, code_point: int) -> str:
+        result = self._rule(chr(code_point))
+        if len(self) < self.MAX_ENTRIES:
+            self[code_point] = result
+        return result
+
+
 # --- normalisation ------------------------------------------------------------------------------
+
+_ITERATION_MARKS: Final = frozenset(
+    (_ITERATION_MARK, _VOICED_ITERATION_MARK, jaconv.kata2hira(_ITERATION_MARK),
+     jaconv.kata2hira(_VOICED_ITERATION_MARK))
+)  # fmt: skip
 
 
 def _expand_iteration_marks(text: str) -> str:
@@ -186,6 +230,23 @@ def _normalize_char(char: str) -> str:
     return char
 
 
+# ``_normalize_char`` of every character, and of every character made katakana first. The
+# second is the usual path; iteration marks need the previous character, so text with one
+# takes the three steps one after the other.
+_NORMALIZED_CHAR: Final = _CharTable(_normalize_char)
+_KATAKANA_NORMALIZED_CHAR: Final = _CharTable(lambda char: _normalize_char(jaconv.hira2kata(char)))
+
+
+def _normalized_chars(text: str) -> str:
+    """``normalize_kana`` up to, not including, collapsing the spaces."""
+    if "\u309b" in text or "\u309c" in text:
+        text = text.translate(_SPACING_TO_COMBINING_MARKS)
+    text = unicodedata.normalize("NFKC", text)
+    if _ITERATION_MARKS.isdisjoint(text):
+        return text.translate(_KATAKANA_NORMALIZED_CHAR)
+    return _expand_iteration_marks(jaconv.hira2kata(text)).translate(_NORMALIZED_CHAR)
+
+
 def normalize_kana(text: str) -> str:
     """Normalise a kana name as typed or keyed: katakana, full width, single ASCII spaces.
 
@@ -194,9 +255,8 @@ def normalize_kana(text: str) -> str:
     become ー. Characters that are not kana (kanji, latin) are kept so that ``is_kana`` can
     reject them. Never raises.
     """
-    text = unicodedata.normalize("NFKC", text.translate(_SPACING_TO_COMBINING_MARKS))
-    text = _expand_iteration_marks(jaconv.hira2kata(text))
-    return " ".join("".join(_normalize_char(char) for char in text).split())
+    # Every whitespace character is a space by now, and split() drops runs and padding.
+    return " ".join(_normalized_chars(text).split())
 
 
 def is_kana(text: str) -> bool:
@@ -210,18 +270,47 @@ def is_kana(text: str) -> bool:
 # --- folds (each a pure, idempotent function on normalised katakana) ----------------------------
 
 
-def _translate(text: str, table: Mapping[str, str]) -> str:
-    return "".join(table.get(char, char) for char in text)
+_SMALL_KANA_TABLE: Final = str.maketrans(dict(SMALL_KANA))
+_OLD_KANA_TABLE: Final = str.maketrans(dict(OLD_KANA))
+_VOICED_KANA_TABLE: Final = str.maketrans(dict(VOICED_KANA))
+_CONFUSABLE_KANA_TABLE: Final = str.maketrans(dict(CONFUSABLE_KANA))
+_SMALL_THEN_OLD_KANA_TABLE: Final = _compose(SMALL_KANA, OLD_KANA)
+
+
+def _lengthening_runs() -> re.Pattern[str]:
+    """A pattern for the vowels ``fold_long_vowels`` drops, once every ー is gone.
+
+    A vowel is dropped when the last *kept* letter before it is a mora of a row that it
+    lengthens; a run of such vowels goes at once (オオオ → オ). The pattern only sees the
+    letter just before, which is the last kept letter unless that letter ended a dropped run.
+    It then agrees too provided a run's vowels lengthen nothing beyond the run itself
+    (ウ lengthens only ウ, and ウ is in the o-row run): checked here, so that a change of the
+    tables that breaks it fails at import instead of folding differently.
+    """
+    alternatives = []
+    for vowel, lengthening in _LENGTHENING_VOWELS.items():
+        if not lengthening:
+            continue
+        for letter in lengthening:
+            row = _VOWEL_ROWS.get(letter)
+            if row is not None and not _LENGTHENING_VOWELS[row] <= lengthening:
+                raise AssertionError(f"{letter} lengthens more than the {vowel}-row run")
+        row_letters = "".join(sorted(k for k, v in _VOWEL_ROWS.items() if v == vowel))
+        alternatives.append(f"(?<=[{row_letters}])[{''.join(sorted(lengthening))}]+")
+    return re.compile("|".join(alternatives))
+
+
+_LENGTHENING_RUNS: Final = _lengthening_runs()
 
 
 def enlarge_small_kana(text: str) -> str:
     """キョウコ → キヨウコ, ハットリ → ハツトリ: small kana as the old systems keyed them."""
-    return _translate(text, SMALL_KANA)
+    return text.translate(_SMALL_KANA_TABLE)
 
 
 def fold_old_kana(text: str) -> str:
     """シヅオ → シズオ, ヂ → ジ, カヲル → カオル, ヰ → イ, ヱ → エ, ヴ → ブ."""
-    return _translate(text, OLD_KANA)
+    return text.translate(_OLD_KANA_TABLE)
 
 
 def fold_long_vowels(text: str) -> str:
@@ -233,26 +322,18 @@ def fold_long_vowels(text: str) -> str:
     サトサム: a blocking key, not a verdict — the scorer still sees the exact level. For the
     same reason, fold name parts or suffixes *after* cutting them, never cut a folded key.
     """
-    kept: list[str] = []
-    previous_vowel: str | None = None
-    for char in text:
-        if char == _LONG_VOWEL_MARK:
-            continue
-        if previous_vowel is not None and char in _LENGTHENING_VOWELS[previous_vowel]:
-            continue
-        kept.append(char)
-        previous_vowel = _VOWEL_ROWS.get(char)
-    return "".join(kept)
+    # ー is skipped without becoming the "letter before", so removing it first is the same.
+    return _LENGTHENING_RUNS.sub("", text.replace(_LONG_VOWEL_MARK, ""))
 
 
 def remove_voicing(text: str) -> str:
     """ナカジマ → ナカシマ, ヤマザキ → ヤマサキ, パ → ハ: 濁点 and 半濁点 dropped."""
-    return _translate(text, VOICED_KANA)
+    return text.translate(_VOICED_KANA_TABLE)
 
 
 def fold_confusables(text: str) -> str:
     """ソ → ン and ツ → シ: handwritten pairs that were read back wrong."""
-    return _translate(text, CONFUSABLE_KANA)
+    return text.translate(_CONFUSABLE_KANA_TABLE)
 
 
 # --- levels -------------------------------------------------------------------------------------
@@ -261,11 +342,11 @@ KANA_LEVELS: Final[tuple[str, ...]] = ("exact", "orthographic", "voiceless", "co
 
 
 def _exact(text: str) -> str:
-    return normalize_kana(text).replace(" ", "")
+    return "".join(_normalized_chars(text).split())
 
 
 def _orthographic(exact_key: str) -> str:
-    return fold_long_vowels(fold_old_kana(enlarge_small_kana(exact_key)))
+    return fold_long_vowels(exact_key.translate(_SMALL_THEN_OLD_KANA_TABLE))
 
 
 def _confusable(voiceless_key: str) -> str:
@@ -275,23 +356,20 @@ def _confusable(voiceless_key: str) -> str:
     return fold_long_vowels(fold_confusables(voiceless_key))
 
 
-# Each step takes the previous level's key; the first takes the raw text.
-_LEVEL_STEPS: Final[tuple[Callable[[str], str], ...]] = (
-    _exact,
-    _orthographic,
-    remove_voicing,
-    _confusable,
-)
-
-
 def kana_keys(text: str) -> dict[str, str]:
-    """The key of ``text`` at every level of ``KANA_LEVELS``, loosest last."""
-    keys: dict[str, str] = {}
-    key = text
-    for level, step in zip(KANA_LEVELS, _LEVEL_STEPS, strict=True):
-        key = step(key)
-        keys[level] = key
-    return keys
+    """The key of ``text`` at every level of ``KANA_LEVELS``, loosest last.
+
+    Each level's key is computed from the previous level's key, never from ``text``.
+    """
+    exact = _exact(text)
+    orthographic = _orthographic(exact)
+    voiceless = remove_voicing(orthographic)
+    return {
+        "exact": exact,
+        "orthographic": orthographic,
+        "voiceless": voiceless,
+        "confusable": _confusable(voiceless),
+    }
 
 
 def kana_key(text: str, level: str) -> str:

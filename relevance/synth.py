@@ -25,7 +25,8 @@ Negative filter (``plausibly_theirs``): a negative is rejected and redrawn when 
 (a) the same folded full kana name as any reading of the negative's names — every reading of
 its surname kanji (current and former) × every reading of its given-name kanji, folded by
 ``fold_kana_loose`` (half-width → full-width, hiragana → katakana, small kana enlarged, 濁点 and
-半濁点 removed, ヅ/ヂ/ヲ → ズ/ジ/オ, ソ/ン and シ/ツ merged, long vowels and the spaces removed) —
+半濁点 removed, ヲ → オ, シ ジ ス ズ チ ヂ ツ ヅ merged (old kana, voicing and the シ/ツ
+confusion chain them), ソ/ン merged, long vowels and spaces removed) —
 or the same kanji name after folding old forms (owners' true current names count as records
 here too: a negative identical to an owner is, to the service, that owner), AND (b) a birth
 date that is close per ``dates_close``: within 366 days, or its six YYMMDD digits (Gregorian
@@ -267,10 +268,12 @@ def to_halfwidth(katakana: str) -> str:
 
 
 # Conservative fold for the negative filter only (see module docstring). One translate pass, so
-# every source maps straight to its final class: ヅ ズ ス → ス, ヂ ジ シ ツ ッ → シ, ン ソ ゾ → ソ.
+# every source maps straight to its final class. Old kana (ヂ = ジ, ヅ = ズ), voicing (ヂ/チ,
+# ヅ/ツ, ズ/ス, ジ/シ) and the シ/ツ confusion chain シ ジ ス ズ チ ヂ ツ ヅ ッ into one class;
+# ン ソ ゾ into another.
 _LOOSE: dict[str, str] = {**SMALL_TO_LARGE, **VOICED}
-_LOOSE.update({"ヅ": "ス", "ズ": "ス", "ヂ": "シ", "ジ": "シ", "ツ": "シ", "ッ": "シ",
-               "ン": "ソ", "ゾ": "ソ", "ヲ": "オ", "ヰ": "イ", "ヱ": "エ"})
+_LOOSE.update({ch: "シ" for ch in "シジスズチヂツヅッ"})
+_LOOSE.update({"ン": "ソ", "ゾ": "ソ", "ヲ": "オ", "ヰ": "イ", "ヱ": "エ"})
 _LOOSE_TABLE: Final = str.maketrans(_LOOSE)
 _LONG_AFTER: Final = {"ウ": "ou", "オ": "o", "イ": "ei", "ア": "a", "エ": "e"}
 

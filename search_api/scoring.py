@@ -145,13 +145,33 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     return levels
 
 
-def _demote_common_typo(
-    levels: set[str], check_key: str, record_key: str, counts: Mapping[str, int]
+def _is_common(
+    key: str, counts: Mapping[str, int], stats: NameStats, config: Mapping[str, float]
+) -> bool:
+    """A name frequent enough that a record spelled so is another person, not a slip."""
+    minimum = max(config["common_min_count"], stats.total * config["common_min_share"])
+    return counts.get(key, 0) >= minimum
+
+
+def _demote_one_edit(
+    levels: set[str],
+    check_key: str,
+    record_key: str,
+    counts: Mapping[str, int],
+    stats: NameStats,
+    config: Mapping[str, float],
 ) -> set[str]:
     """A one-kana difference between two frequent names (カトウ/サトウ) is more likely two
-    people than a keying slip; between a name and a non-name (タカハツ) it is a slip."""
-    if "one_edit" in levels and check_key in counts and record_key in counts:
+    people than a keying slip; between a name and a non-name (タカハツ) it is a slip. In a
+    name of three kana one edit changes a third of it: weaker evidence."""
+    if "one_edit" not in levels:
+        return levels
+    if _is_common(check_key, counts, stats, config) and _is_common(
+        record_key, counts, stats, config
+    ):
         return (levels - {"one_edit"}) | {"one_edit_common"}
+    if min(len(check_key), len(record_key)) <= 3:
+        return (levels - {"one_edit"}) | {"one_edit_short"}
     return levels
 
 
@@ -196,6 +216,26 @@ def record_birth_date(birth_key: str) -> BirthDate:
 # -- scoring -----------------------------------------------------------------------------------
 
 
+def _part_score(
+    check: PartKeys,
+    record: Mapping[str, Any],
+    weights: Mapping[str, float],
+    counts: Mapping[str, int],
+    stats: NameStats,
+    config: MatchingConfig,
+) -> tuple[str, float]:
+    """Level and weight of one name part, with the one-edit demotion and frequency bits."""
+    check_key = check.levels.get("orthographic", "")
+    record_key = str(record.get("orthographic", ""))
+    levels = _demote_one_edit(
+        part_levels(check, record), check_key, record_key, counts, stats, config.frequency
+    )
+    level, weight = _best(levels, weights)
+    if level in FREQUENCY_ADJUSTED:
+        weight += _frequency_bits(record_key, counts, stats, config.frequency)
+    return level, weight
+
+
 def _name_contributions(
     keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
 ) -> tuple[list[Contribution], bool]:
@@ -203,37 +243,22 @@ def _name_contributions(
     assert names.surname is not None and names.given is not None
     sur, given = doc.get("sur"), doc.get("given")
     if sur and given:
-        sur_orth = sur.get("orthographic", "")
-        sur_levels = _demote_common_typo(
-            part_levels(names.surname, sur),
-            names.surname.levels.get("orthographic", ""),
-            sur_orth,
-            stats.surnames,
+        level, weight = _part_score(
+            names.surname, sur, config.surname, stats.surnames, stats, config
         )
-        level, weight = _best(sur_levels, config.surname)
         if level == "none" and keys.check.gender == "F":
             weight = config.surname["none_female"]
         feature = "surname"
         for index, former in enumerate(keys.former_surnames):
-            f_level, f_weight = _best(part_levels(former, sur), config.surname)
-            if f_level != "none" and f_weight - config.surname["former_penalty"] > weight:
-                level, weight = f_level, f_weight - config.surname["former_penalty"]
-                feature = f"former_surname[{index}]"
-        if level in FREQUENCY_ADJUSTED:
-            weight += _frequency_bits(
-                sur.get("orthographic", ""), stats.surnames, stats, config.frequency
+            f_level, f_weight = _part_score(
+                former, sur, config.surname, stats.surnames, stats, config
             )
-        given_levels = _demote_common_typo(
-            part_levels(names.given, given),
-            names.given.levels.get("orthographic", ""),
-            given.get("orthographic", ""),
-            stats.given_names,
+            f_weight -= config.surname["former_penalty"]
+            if f_level != "none" and f_weight > weight:
+                level, weight, feature = f_level, f_weight, f"former_surname[{index}]"
+        g_level, g_weight = _part_score(
+            names.given, given, config.given, stats.given_names, stats, config
         )
-        g_level, g_weight = _best(given_levels, config.given)
-        if g_level in FREQUENCY_ADJUSTED:
-            g_weight += _frequency_bits(
-                given.get("orthographic", ""), stats.given_names, stats, config.frequency
-            )
         return [
             Contribution(feature, level, weight),
             Contribution("given_name", g_level, g_weight),

@@ -2,8 +2,10 @@
 
 The handlers here hold no check or token logic of their own. A form becomes an
 ``ExistenceCheckIn`` (the JSON API's request model, so validation is identical) and goes to
-``run_check`` — the coroutine behind ``POST /v1/existence-checks`` — and a staff request goes to
-``resolve``, the coroutine behind ``GET /v1/reference-tokens/{token}``. Both are passed in by
+``run_check`` — ``search_api.app.run_existence_check``, behind ``POST /v1/existence-checks`` —
+and a staff request goes to ``resolve`` — ``search_api.app.resolve_reference_token``, behind
+``GET /v1/reference-tokens/{token}`` (the key typed into the form is presented to it exactly as
+the JSON API's ``Authorization: Bearer`` header). Both are passed in by
 ``create_app``, which keeps this module free of imports from ``search_api.app`` (no cycle) and
 lets tests drive the pages with fakes.
 
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from mochinushi.settings import Settings
 from search_api.logs import log_event
@@ -51,9 +54,6 @@ __all__ = [
     "WebService",
     "add_web_routes",
 ]
-
-ApiAnswer = tuple[int, dict[str, Any], dict[str, str]]
-"""What the JSON endpoints answer: status, JSON body, extra headers (e.g. ``Retry-After``)."""
 
 WEB_ROUTES: Final[tuple[str, ...]] = ("/", "/check", "/staff", "/staff/resolve", "/static/{name}")
 """Route templates of the web page, for the metrics' fixed route label set."""
@@ -89,6 +89,19 @@ STAFF_MESSAGES: Final[Mapping[int, tuple[str, str]]] = {
         "印刷していただくか、通常の手続きで記録をお調べください。",
     ),
 }
+
+
+class ApiAnswer(Protocol):
+    """What the JSON endpoints' coroutines answer (``search_api.app.ApiResult`` is one)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 
 class WebService(Protocol):
@@ -129,23 +142,30 @@ async def _read_form(request: Request, fields: tuple[str, ...] | None = None) ->
     return parse_form(body) if fields is None else parse_form(body, fields)
 
 
-def _request_id(request: Request) -> str | None:
+def _request_id(request: Request) -> str:
+    """The id the app's middleware gave this request (a fresh one if there is none)."""
     value = getattr(request.state, "request_id", None)
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else uuid.uuid4().hex
+
+
+def _peer_host(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def add_web_routes(
     app: FastAPI,
     *,
     service: Callable[[], S],
-    run_check: Callable[[S, ExistenceCheckIn, Request], Awaitable[ApiAnswer]],
-    resolve: Callable[[S, str, str, Request], Awaitable[ApiAnswer]],
+    run_check: Callable[[S, ExistenceCheckIn, str, str], Awaitable[ApiAnswer]],
+    resolve: Callable[[S, str, str, str], ApiAnswer],
+    client_key: Callable[[Request], str] = _peer_host,
 ) -> None:
     """Add ``GET /``, ``POST /check``, ``GET /staff``, ``POST /staff/resolve`` and static files.
 
-    ``run_check(state, body, request)`` and ``resolve(state, token, presented_staff_key,
-    request)`` must be the very coroutines the JSON endpoints use, answering ``(status, json
-    body, headers)``.
+    ``run_check(state, body, client_key, request_id)`` and ``resolve(state, token,
+    authorization, request_id)`` must be the very functions the JSON endpoints use;
+    ``client_key`` must be the one the JSON endpoint feeds the rate limiter, so the form and the
+    API share one budget per client.
     """
 
     @app.get("/", include_in_schema=False)
@@ -171,7 +191,9 @@ def add_web_routes(
             )
             return _html(page, 422)
         try:
-            status, body, headers = await run_check(state, validated.check, request)
+            answer = await run_check(
+                state, validated.check, client_key(request), _request_id(request)
+            )
         except Exception as error:  # an answer page is still owed; never a "no record"
             log_event(
                 state.logger,
@@ -181,20 +203,30 @@ def add_web_routes(
                 error_kind=type(error).__name__,
             )
             return _html(pages.error_page(500), 500)
+        status = answer.status
         if status in (429, 503):
-            retry = {"Retry-After": headers["Retry-After"]} if "Retry-After" in headers else {}
-            return _html(pages.busy_page(values, step=step), status, retry)
+            retry = answer.headers.get("Retry-After")
+            headers = {"Retry-After": retry} if retry else None
+            return _html(pages.busy_page(values, step=step), status, headers)
         if status != 200:
             return _html(pages.error_page(status), 500 if status >= 500 else 400)
         submitted = validated.check.as_submitted()
-        token = body.get("reference_token")
-        if body.get("found") is not True or not isinstance(token, str) or not token:
+        token = answer.body.get("reference_token")
+        if answer.body.get("found") is not True or not isinstance(token, str) or not token:
             return _html(pages.not_found_page(values, submitted))
         if step == "check":
             return _html(pages.found_page(values, submitted))
         issued = state.clock()
         expires = issued + dt.timedelta(days=state.settings.token_ttl_days)
         return _html(pages.printable_page(submitted, token, issued, expires))
+
+    @app.get("/check", include_in_schema=False)
+    async def check_by_get() -> Response:  # a bookmark or a typed URL: start again
+        return RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
+
+    @app.get("/staff/resolve", include_in_schema=False)
+    async def staff_resolve_by_get() -> Response:
+        return RedirectResponse("/staff", status_code=303, headers={"Cache-Control": "no-store"})
 
     @app.get("/staff", include_in_schema=False)
     async def staff_form_page() -> Response:
@@ -216,9 +248,10 @@ def add_web_routes(
             errors["token"] = "照会番号を入力してください。"
         if errors:
             return _html(pages.staff_page(errors, token=token), 422)
-        status, body, _headers = await resolve(state, token, key, request)
+        answer = resolve(state, token, f"Bearer {key}", _request_id(request))
+        status = answer.status
         if status == 200:
-            return _html(pages.staff_page(result=pages.staff_result(body)))
+            return _html(pages.staff_page(result=pages.staff_result(answer.body)))
         if status in STAFF_MESSAGES:
             field, message = STAFF_MESSAGES[status]
             return _html(pages.staff_page({field: message}, token=token), status)

@@ -95,6 +95,17 @@ def group_token(token: str) -> str:
     return " ".join(token[i : i + TOKEN_GROUP] for i in range(0, len(token), TOKEN_GROUP))
 
 
+def _token_groups(token: str) -> Markup:
+    """Groups that never break inside (a token may contain ``-``, where lines would break)."""
+    return join(
+        (
+            Markup(f'<span class="token-group">{escape(group)}</span>')
+            for group in group_token(token).split(" ")
+        ),
+        " ",
+    )
+
+
 def qr_svg(token: str) -> Markup | None:
     """The token as an inline SVG QR code (just the token text), or None if it cannot fit."""
     for error in ("m", "l"):
@@ -481,7 +492,7 @@ def printable_page(
             issued_date=japanese_date(issued.astimezone(JST).date()),
             expires_date=japanese_date(expires.astimezone(JST).date()),
             qr=figure,
-            token=group_token(token),
+            token=_token_groups(token),
             summary=_table(submitted_rows(submitted), "ご入力内容"),
         ),
     )

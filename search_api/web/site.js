@@ -37,11 +37,25 @@
     });
   }
 
+  // A link in the error summary moves focus to its field (a plain link would only scroll).
+  function setUpErrorLinks(summary) {
+    Array.prototype.forEach.call(summary.querySelectorAll("a[href^='#']"), function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) { return; }
+        event.preventDefault();
+        target.focus();
+        target.scrollIntoView({ block: "center" });
+      });
+    });
+  }
+
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
       setUpFormerRows(form);
       setUpSingleSubmit(form);
     });
+    Array.prototype.forEach.call(document.querySelectorAll(".error-summary"), setUpErrorLinks);
     Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });

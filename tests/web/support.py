@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from analyzers.kana import normalize_kana
 from mochinushi.settings import Settings
+from search_api.app import ApiResult
 from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
 from search_api.models import ExistenceCheckIn
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
-from search_api.web_routes import WEB_ROUTES, ApiAnswer, add_web_routes
+from search_api.web_routes import WEB_ROUTES, add_web_routes
 
 STAFF_KEY = "staff-key-for-tests-0123456789"
 RECORD_IDS = ("R0000123", "R0000456")
@@ -71,31 +72,31 @@ class FakeService:
     rate_limited: bool = False
     explode: bool = False
     received: list[ExistenceCheckIn] = field(default_factory=list)
+    client_keys: list[str] = field(default_factory=list)
 
     def clock(self) -> dt.datetime:
         return self.now
 
 
-async def fake_run_check(state: FakeService, body: ExistenceCheckIn, request: Request) -> ApiAnswer:
+async def fake_run_check(
+    state: FakeService, body: ExistenceCheckIn, client_key: str, request_id: str
+) -> ApiResult:
     state.received.append(body)
+    state.client_keys.append(client_key)
     if state.explode:
         raise RuntimeError("boom")
     if state.rate_limited:
         state.metrics.count_check("rate_limited")
-        return 429, {"error": "rate_limited", "message": "Too many checks."}, {"Retry-After": "7"}
+        return ApiResult(429, {"error": "rate_limited"}, {"Retry-After": "7"})
     if state.down:
         state.metrics.count_check("unavailable")
-        return (
-            503,
-            {"error": "search_unavailable", "message": "try later; not a 'no record' answer"},
-            {"Retry-After": "5"},
-        )
+        return ApiResult(503, {"error": "search_unavailable"}, {"Retry-After": "5"})
     surnames = {normalize_kana(body.surname_kana)} | {
         normalize_kana(f.kana) for f in body.former_surnames
     }
     if not surnames & state.present_surnames:
         state.metrics.count_check("not_found")
-        return 200, {"found": False, "reference_token": None}, {}
+        return ApiResult(200, {"found": False, "reference_token": None})
     token, _payload = issue_token(
         state.ring,
         RECORD_IDS,
@@ -104,25 +105,25 @@ async def fake_run_check(state: FakeService, body: ExistenceCheckIn, request: Re
         dt.timedelta(days=state.settings.token_ttl_days),
     )
     state.metrics.count_check("found")
-    return 200, {"found": True, "reference_token": token}, {}
+    return ApiResult(200, {"found": True, "reference_token": token})
 
 
-async def fake_resolve(state: FakeService, token: str, key: str, request: Request) -> ApiAnswer:
-    if key not in state.settings.staff_keys():
-        return 401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"}
+def fake_resolve(state: FakeService, token: str, authorization: str, request_id: str) -> ApiResult:
+    if authorization.removeprefix("Bearer ") not in state.settings.staff_keys():
+        return ApiResult(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
     try:
         payload = open_token(state.ring, token, state.clock())
     except TokenExpired:
-        return 410, {"error": "expired"}, {}
+        return ApiResult(410, {"error": "expired"})
     except TokenInvalid:
-        return 404, {"error": "unknown_token"}, {}
+        return ApiResult(404, {"error": "unknown_token"})
     body: dict[str, Any] = {
         "record_ids": list(payload.record_ids),
         "issued_at": payload.issued_at.isoformat(),
         "expires_at": payload.expires_at.isoformat(),
         "check": payload.check,
     }
-    return 200, body, {}
+    return ApiResult(200, body)
 
 
 def make_app(state: FakeService) -> FastAPI:
