@@ -29,6 +29,8 @@ class PartKeys:
     """Orthographic keys of every dictionary reading of the part's kanji."""
     kanji: str | None = None
     """Folded kanji (old forms → new) when the part was given in kanji."""
+    composed: frozenset[str] = frozenset()
+    """Orthographic keys of character-by-character readings of the kanji (query side only)."""
 
     @property
     def empty(self) -> bool:
@@ -47,12 +49,15 @@ def part_keys(
     kana: str | None,
     kanji: str | None,
     readings: frozenset[str] = frozenset(),
+    composed: frozenset[str] = frozenset(),
 ) -> PartKeys:
     folded = fold_kanji(kanji) if kanji else None
+    reading_keys = _reading_keys(readings)
     return PartKeys(
         levels=_levels(kana or ""),
-        readings=_reading_keys(readings),
+        readings=reading_keys,
         kanji=folded or None,
+        composed=_reading_keys(composed) - reading_keys,
     )
 
 
@@ -107,11 +112,13 @@ def check_name_keys(
         surname_kana,
         surname_kanji,
         readings.surname_readings(surname_kanji) if surname_kanji else frozenset(),
+        readings.composed_readings(surname_kanji) if surname_kanji else frozenset(),
     )
     given = part_keys(
         given_kana,
         given_kanji,
         readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
+        readings.composed_readings(given_kanji) if given_kanji else frozenset(),
     )
     full_kanji = (
         (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None

@@ -42,6 +42,8 @@ _GIVEN_NAME_POS: Final = frozenset({("人名", "名")})
 _CLASSICAL_GENITIVE: Final = "ノ"
 
 _DEFAULT_CACHE_SIZE: Final = 100_000
+_MAX_CHARACTER_READING: Final = 4
+_MAX_COMPOSED: Final = 128
 
 
 def _drop_classical_genitive(readings: set[str]) -> frozenset[str]:
@@ -69,6 +71,19 @@ class ReadingDictionary:
         self._given_name_cache: Callable[[str], frozenset[str]] = functools.lru_cache(
             maxsize=cache_size
         )(self._lookup_given_name)
+        self._composed_cache: Callable[[str], frozenset[str]] = functools.lru_cache(
+            maxsize=cache_size
+        )(self._compose)
+
+    def composed_readings(self, name_kanji: str) -> frozenset[str]:
+        """Readings built character by character (清子 → セイコ, キヨコ, …; 金谷 → カネタニ).
+
+        The dictionary lacks many name readings; each character's own readings cover most of
+        them. Speculative by nature, so the scorer gives this level less weight than a
+        dictionary reading. Only for names of two or three characters, and capped, because
+        the number of combinations grows as a product.
+        """
+        return self._composed_cache(fold_kanji(name_kanji))
 
     def surname_readings(self, surname_kanji: str) -> frozenset[str]:
         """Readings of a surname (人名/姓 and 地名 entries), as normalised katakana.
@@ -116,6 +131,27 @@ class ReadingDictionary:
 
     def _lookup_surname(self, folded_kanji: str) -> frozenset[str]:
         return _drop_classical_genitive(self._readings(folded_kanji, _SURNAME_POS))
+
+    def _character_readings(self, char: str) -> list[str]:
+        readings = set()
+        for morpheme in self._dictionary.lookup(char):
+            reading = normalize_kana(morpheme.reading_form()).replace(" ", "")
+            if is_kana(reading) and len(reading) <= _MAX_CHARACTER_READING:
+                readings.add(reading)
+        return sorted(readings)
+
+    def _compose(self, folded_kanji: str) -> frozenset[str]:
+        if not 2 <= len(folded_kanji) <= 3:
+            return frozenset()
+        per_character = [self._character_readings(char) for char in folded_kanji]
+        if not all(per_character):
+            return frozenset()
+        combined: set[str] = set()
+        for parts in itertools.product(*per_character):
+            combined.add("".join(parts))
+            if len(combined) >= _MAX_COMPOSED:
+                break
+        return frozenset(combined)
 
     def _lookup_given_name(self, folded_kanji: str) -> frozenset[str]:
         return frozenset(self._readings(folded_kanji, _GIVEN_NAME_POS))

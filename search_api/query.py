@@ -25,6 +25,7 @@ LEVEL_BOOSTS: dict[str, float] = {
 }
 READING_BOOST = 6.0
 KANJI_BOOST = 6.0
+COMPOSED_BOOST = 4.5
 FUZZY_BOOST = 3.0
 FORMER_FACTOR = 0.9
 SOURCE_FIELDS = [
@@ -81,6 +82,16 @@ def _part_clauses(
                     f"{field}.orthographic": sorted(keys.readings),
                     "boost": READING_BOOST * factor,
                     "_name": f"{tag}:reading",
+                }
+            }
+        )
+    if keys.composed:
+        clauses.append(
+            {
+                "terms": {
+                    f"{field}.orthographic": sorted(keys.composed),
+                    "boost": COMPOSED_BOOST * factor,
+                    "_name": f"{tag}:composed",
                 }
             }
         )

@@ -22,6 +22,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import partial_ratio
 
 from analyzers.dates import BirthDate, classify_date_difference
+from analyzers.kana import remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.keys import PartKeys
 from search_api.checks import CheckKeys
@@ -140,6 +141,13 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
         levels.add("reading")
     if check.kanji and record.get("kanji") == check.kanji:
         levels.add("kanji")
+    if record_orth and record_orth in check.composed:
+        levels.add("composed_reading")
+    record_voiceless = record.get("voiceless") or ""
+    if record_voiceless and record_voiceless in {
+        remove_voicing(r) for r in check.readings | check.composed
+    }:
+        levels.add("reading_voiceless")
     if _one_edit(check_orth, record_orth):
         levels.add("one_edit")
     return levels
