@@ -5,7 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install opensearch test demo lint bench clean-node
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
+
+.PHONY: install opensearch browser-deps test demo lint bench clean-node
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +21,25 @@ install: $(STAMP)
 opensearch: install
 	$(BIN)/mochinushi opensearch up
 
-test: opensearch
+# The browser tests drive Debian's Chromium (no browser download); Japanese text needs the
+# Noto CJK fonts, and the printed QR code is read back with zbar.
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ] || ! dpkg -s fonts-noto-cjk zbar-tools >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	  else \
+	    echo "missing browser packages: sudo apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: opensearch browser-deps
 	$(BIN)/python -m pytest -q
 
 demo: opensearch
 	$(BIN)/mochinushi demo
+
+screenshots: opensearch browser-deps
+	MOCHINUSHI_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/web/test_web_browser.py -k found_reference
 
 lint: install
 	$(BIN)/ruff check .

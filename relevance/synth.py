@@ -71,7 +71,7 @@ from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from random import Random
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import jaconv
 from faker.providers.address.ja_JP import Provider as FakerAddress
@@ -150,7 +150,6 @@ CLUSTER_DAYS: Final = 3
 SURNAME_TAIL_SHARE: Final = 0.45  # share of people whose surname is outside the explicit lists
 GIVEN_TAIL_SHARE: Final = 0.30
 
-Density = Literal["production", "uniform"]
 T = TypeVar("T")
 
 
@@ -164,7 +163,7 @@ class SynthConfig:
     records: int
     checks: int
     seed: int = 7
-    density: Density = "production"
+    density: str = "production"  # "production" | "uniform" (see the module docstring)
     owner_share: float = 0.5
 
     def __post_init__(self) -> None:
@@ -435,7 +434,7 @@ def production_crowd(year: int) -> float:
 class BirthDates:
     """True birth dates of the synthetic people (see the module docstring for the arithmetic)."""
 
-    def __init__(self, rng: Random, records: int, density: Density) -> None:
+    def __init__(self, rng: Random, records: int, density: str) -> None:
         self.density = density
         self.populated: list[date] = []
         self._years = WeightedTable((y, ledger_year_weight(y)) for y in BIRTH_YEARS)
@@ -1039,31 +1038,28 @@ def record_for(rng: Random, names: NameTables, draft: Draft,
 # --- checks -------------------------------------------------------------------------------------
 
 
-def typed_kana(rng: Random, katakana: str, style: str) -> str:
+def typed_kana(katakana: str, style: str) -> str:
     if style == "hira":
         return to_hiragana(katakana)
     return to_halfwidth(katakana) if style == "half" else katakana
 
 
-def check_request(rng: Random, person: Person, *, surname: NameEntry | None = None,
-                  surname_kana: str | None = None,
-                  former: Sequence[tuple[NameEntry, str]] = (), force_kanji: bool = False,
+def check_request(rng: Random, person: Person, *, former: Sequence[tuple[NameEntry, str]] = (),
+                  force_kanji: bool = False,
                   reference: dict[str, str] | None = None) -> dict[str, Any]:
     """The CONTRACTS §4 body a person types: correct modern kana in hiragana or katakana
     (sometimes half-width), kanji sometimes, the date in one of the accepted formats."""
-    surname = surname or person.surname
-    surname_kana = surname_kana or person.surname_kana
     style = _pick(rng, {"hira": 55.0, "kata": 40.0, "half": 5.0})
     body: dict[str, Any] = {
-        "surname_kana": typed_kana(rng, surname_kana, style),
-        "given_name_kana": typed_kana(rng, person.given_kana, style),
+        "surname_kana": typed_kana(person.surname_kana, style),
+        "given_name_kana": typed_kana(person.given_kana, style),
     }
     if force_kanji or rng.random() < 0.6:
-        body["surname_kanji"] = surname.kanji
+        body["surname_kanji"] = person.surname.kanji
         body["given_name_kanji"] = person.given.kanji
     if former:
         body["former_surnames"] = [
-            {"kana": typed_kana(rng, kana, style), **({"kanji": e.kanji} if rng.random() < 0.7
+            {"kana": typed_kana(kana, style), **({"kanji": e.kanji} if rng.random() < 0.7
                                                       else {})}
             for e, kana in former]
     body["birth_date"] = render_check_date(rng, person.birth)

@@ -11,12 +11,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from opensearchpy import AsyncOpenSearch
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
@@ -24,6 +23,7 @@ from mochinushi.settings import Settings
 from search_api.finder import Finder, SearchUnavailable, load_name_stats_async
 from search_api.logs import configure_logging, keyed_hash, log_event
 from search_api.metrics import (
+    DEFAULT_ROUTES,
     METRICS_CONTENT_TYPE,
     BackendErrorKind,
     CheckOutcome,
@@ -33,12 +33,12 @@ from search_api.models import ExistenceCheckIn, ExistenceCheckOut
 from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
 from search_api.scoring import Decision, MatchingConfig, NameStats
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
+from search_api.web_routes import WEB_ROUTES, add_web_routes
 
 MAX_BODY_BYTES = 16 * 1024
 RETRY_AFTER_SECONDS = 5
 CHECK_DEADLINE_SECONDS = 4.0
 STATS_TTL_SECONDS = 60.0
-WEB_DIR = Path(__file__).with_name("web")
 
 
 class ConfigurationError(RuntimeError):
@@ -311,7 +311,7 @@ def create_app(
         config=MatchingConfig.load(),
         readings=readings or default_reading_dictionary(),
         ring=ring,
-        metrics=ServiceMetrics(),
+        metrics=ServiceMetrics(routes=(*DEFAULT_ROUTES, *WEB_ROUTES)),
         limiter=SlidingWindowLimiter(rate) if rate else None,
         logger=logger,
         hash_key=uuid.uuid4().bytes,
@@ -422,11 +422,12 @@ def create_app(
     async def metrics() -> Response:
         return Response(service().metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index_page() -> Response:
-        page = WEB_DIR / "index.html"
-        if page.exists():
-            return HTMLResponse(page.read_text(encoding="utf-8"))
-        return HTMLResponse("<!doctype html><title>mochinushi</title><p>API: /docs</p>")
+    add_web_routes(
+        app,
+        service=service,
+        run_check=run_existence_check,
+        resolve=resolve_reference_token,
+        client_key=_client_key,
+    )
 
     return app

@@ -115,3 +115,9 @@ def write_extract(path: Path, lines: list[dict[str, str]]) -> Path:
         for line in lines:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def indexed_alias(crafted_alias: str) -> str:
+    """An alias with the CONTRACTS §4 example person (ヤマダ キョウコ, 1938-05-03, F) on file."""
+    return crafted_alias

@@ -167,7 +167,7 @@ def test_owner_share_and_tiny_sets() -> None:
     with pytest.raises(ValueError):
         generate(SynthConfig(records=10, checks=100, seed=3))
     with pytest.raises(ValueError):
-        SynthConfig(records=10, checks=1, density="dense")  # type: ignore[arg-type]
+        SynthConfig(records=10, checks=1, density="dense")
 
 
 def test_deterministic_for_a_seed() -> None:
