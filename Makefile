@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
 
-.PHONY: install opensearch browser-deps test demo lint bench clean-node
+.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,13 @@ lint: install
 
 clean-node:
 	-$(BIN)/mochinushi opensearch down
+
+# Relevance report at production density (issue targets: ≥ 200k records, ≥ 2000 owners and
+# ≥ 2000 negatives). Writes bench/results/relevance/{evaluation.json,precision_recall.png,report.txt}.
+RELEVANCE_RECORDS ?= 200000
+RELEVANCE_CHECKS ?= 4000
+relevance: opensearch
+	$(BIN)/mochinushi synth --records $(RELEVANCE_RECORDS) --checks $(RELEVANCE_CHECKS) --seed 2026 --out var/relevance-$(RELEVANCE_RECORDS)
+	MOCHINUSHI_ALIAS=relevance-$(RELEVANCE_RECORDS) $(BIN)/mochinushi index var/relevance-$(RELEVANCE_RECORDS)/records.jsonl > /dev/null
+	mkdir -p bench/results/relevance
+	MOCHINUSHI_ALIAS=relevance-$(RELEVANCE_RECORDS) $(BIN)/mochinushi eval var/relevance-$(RELEVANCE_RECORDS)/checks.jsonl --out bench/results/relevance | tee bench/results/relevance/report.txt

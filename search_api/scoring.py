@@ -169,14 +169,16 @@ def _demote_one_edit(
     stats: NameStats,
     config: Mapping[str, float],
 ) -> set[str]:
-    """A one-kana difference between two frequent names (カトウ/サトウ) is more likely two
-    people than a keying slip; between a name and a non-name (タカハツ) it is a slip. In a
-    name of three kana one edit changes a third of it: weaker evidence."""
-    if "one_edit" not in levels:
+    """Weigh a one-kana difference by what the keyed spelling is.
+
+    Keyed as a frequent name itself (カトウ for サトウ), the record is more likely another
+    person: ``one_edit_common`` when both are frequent, ``one_edit_short`` when the names are
+    so short that one kana is a third of them. Keyed as a rare string (ネトト for ネモト), it
+    is a slip: a plain ``one_edit``.
+    """
+    if "one_edit" not in levels or not _is_common(record_key, counts, stats, config):
         return levels
-    if _is_common(check_key, counts, stats, config) and _is_common(
-        record_key, counts, stats, config
-    ):
+    if _is_common(check_key, counts, stats, config):
         return (levels - {"one_edit"}) | {"one_edit_common"}
     if min(len(check_key), len(record_key)) <= 3:
         return (levels - {"one_edit"}) | {"one_edit_short"}
