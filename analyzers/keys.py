@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzers.kana import kana_key, kana_keys, normalize_kana
+from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
 from analyzers.readings import ReadingDictionary
@@ -31,6 +31,8 @@ class PartKeys:
     """Folded kanji (old forms → new) when the part was given in kanji."""
     composed: frozenset[str] = frozenset()
     """Orthographic keys of character-by-character readings of the kanji (query side only)."""
+    readings_voiceless: frozenset[str] = frozenset()
+    """``readings`` and ``composed`` with 濁点 removed, computed once per check."""
 
     @property
     def empty(self) -> bool:
@@ -53,11 +55,13 @@ def part_keys(
 ) -> PartKeys:
     folded = fold_kanji(kanji) if kanji else None
     reading_keys = _reading_keys(readings)
+    composed_keys = _reading_keys(composed) - reading_keys
     return PartKeys(
         levels=_levels(kana or ""),
         readings=reading_keys,
         kanji=folded or None,
-        composed=_reading_keys(composed) - reading_keys,
+        composed=composed_keys,
+        readings_voiceless=frozenset(remove_voicing(r) for r in reading_keys | composed_keys),
     )
 
 

@@ -69,5 +69,10 @@ class Settings(BaseSettings):
             raise ValueError("MOCHINUSHI_ALIAS must be a lowercase OpenSearch index name")
         return value
 
+    def opensearch_auth(self) -> tuple[str, str] | None:
+        if not self.opensearch_user:
+            return None
+        return (self.opensearch_user, self.opensearch_password or "")
+
     def staff_keys(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.staff_api_keys.split(",") if k.strip())

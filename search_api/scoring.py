@@ -22,7 +22,6 @@ from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import partial_ratio
 
 from analyzers.dates import BirthDate, classify_date_difference
-from analyzers.kana import remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.keys import PartKeys
 from search_api.checks import CheckKeys
@@ -144,9 +143,7 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     if record_orth and record_orth in check.composed:
         levels.add("composed_reading")
     record_voiceless = record.get("voiceless") or ""
-    if record_voiceless and record_voiceless in {
-        remove_voicing(r) for r in check.readings | check.composed
-    }:
+    if record_voiceless and record_voiceless in check.readings_voiceless:
         levels.add("reading_voiceless")
     if _one_edit(check_orth, record_orth):
         levels.add("one_edit")
