@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
 
-.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots
+.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ demo: opensearch
 
 screenshots: opensearch browser-deps
 	MOCHINUSHI_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/web/test_web_browser.py -k found_reference
+
+# Long fault runs: 3-node local clusters (ports 9210-9212, 9220-9222), a node SIGKILLed under
+# load; writes bench/results/faults.json. About 3 minutes on 2 cores.
+soak: opensearch
+	$(BIN)/python -m pytest -q -m soak tests/reliability
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ kanji strings; OpenSearch stores them as ``keyword`` fields and the scorer compa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing
@@ -94,7 +95,11 @@ def record_name_keys(
             readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
         )
     full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
-    full = part_keys(parts.full, full_kanji)
+    full = part_keys(
+        parts.full,
+        full_kanji,
+        readings.full_name_readings(name_kanji) if name_kanji else frozenset(),
+    )
     suffixes: tuple[str, ...] = ()
     if surname is None:
         # Cut first, then fold: a long-vowel fold cannot see where the given name starts.
@@ -127,5 +132,28 @@ def check_name_keys(
     full_kanji = (
         (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
     )
-    full = part_keys(normalize_kana(surname_kana) + normalize_kana(given_kana), full_kanji)
+    full = part_keys(
+        normalize_kana(surname_kana) + normalize_kana(given_kana),
+        full_kanji,
+        _joined(surname, given, lambda p: p.readings),
+        _joined(surname, given, lambda p: p.composed),
+    )
     return NameKeys(surname=surname, given=given, full=full)
+
+
+MAX_JOINED_READINGS = 64
+
+
+def _joined(
+    surname: PartKeys, given: PartKeys, pick: Callable[[PartKeys], frozenset[str]]
+) -> frozenset[str]:
+    """Whole-name readings for records keyed without a space: each part as typed or read."""
+    surnames = pick(surname) | {surname.levels["orthographic"]}
+    givens = pick(given) | {given.levels["orthographic"]}
+    joined = {s + g for s in sorted(surnames) for g in sorted(givens)}
+    joined.discard(surname.levels["orthographic"] + given.levels["orthographic"])
+    return (
+        frozenset(sorted(joined)[:MAX_JOINED_READINGS])
+        if pick(surname) or pick(given)
+        else (frozenset())
+    )

@@ -10,9 +10,11 @@ from analyzers.keys import PartKeys, record_name_keys
 from analyzers.readings import ReadingDictionary
 from indexer.sources import Record
 
-STATS_TOP_NAMES = 3000
-"""How many of the most frequent surname and given-name keys travel in the index ``_meta`` for
-the scorer's frequency adjustment (a few tens of kilobytes; the long tail counts as rare)."""
+STATS_TOP_NAMES = 20000
+"""How many of the most frequent surname and given-name keys travel in the index ``_meta``, for
+the scorer's frequency adjustment and to tell a real other name from a keying slip (about
+0.5 MB; at 20 million records the 20,000th surname still has on the order of a hundred
+bearers, so the long tail beyond it counts as rare)."""
 
 
 def _part(keys: PartKeys) -> dict[str, Any]:

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from mochinushi.local_node import LocalNode, LocalNodeError, NodeStatus
+from mochinushi.local_node import (
+    CLUSTER_BASE_PORT,
+    CLUSTER_HEAP,
+    ClusterStatus,
+    LocalCluster,
+    LocalNode,
+    LocalNodeError,
+    NodeStatus,
+)
 from mochinushi.opensearch_dist import DistributionError
 from mochinushi.settings import Settings
 
@@ -15,8 +23,29 @@ app = typer.Typer(help="Finds the owners of unmatched pension records.", no_args
 opensearch_app = typer.Typer(help="Run a local OpenSearch node (fetched from Maven Central).")
 app.add_typer(opensearch_app, name="opensearch")
 
-PortOption = Annotated[int | None, typer.Option("--port", help="HTTP port of the local node")]
-HeapOption = Annotated[str | None, typer.Option("--heap", help="JVM heap, e.g. 1g or 512m")]
+PortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        help="HTTP port of the local node (with --nodes > 1: of the first node, "
+        f"default {CLUSTER_BASE_PORT})",
+    ),
+]
+HeapOption = Annotated[
+    str | None,
+    typer.Option(
+        "--heap", help=f"JVM heap, e.g. 1g or 512m (per node; {CLUSTER_HEAP} in a cluster)"
+    ),
+]
+NodesOption = Annotated[
+    int,
+    typer.Option(
+        "--nodes",
+        min=1,
+        max=9,
+        help="1: the single node; more: a local cluster of that many nodes on consecutive ports",
+    ),
+]
 
 
 def _say(message: str) -> None:
@@ -38,7 +67,26 @@ def _local_node(port: int | None, heap: str | None = None) -> LocalNode:
     )
 
 
-def _print_status(status: NodeStatus) -> None:
+def _local_target(
+    nodes: int, port: int | None, heap: str | None = None
+) -> LocalNode | LocalCluster:
+    """The single node for ``--nodes 1`` (exactly as before clusters existed), else a cluster."""
+    if nodes == 1:
+        return _local_node(port, heap)
+    settings = Settings()
+    return LocalCluster(
+        settings.home,
+        settings.opensearch_version,
+        size=nodes,
+        base_port=port or CLUSTER_BASE_PORT,
+        heap=heap or CLUSTER_HEAP,
+    )
+
+
+def _print_status(status: NodeStatus | ClusterStatus) -> None:
+    if isinstance(status, ClusterStatus):
+        _print_cluster_status(status)
+        return
     if not status.running:
         typer.echo(f"not running ({status.url})")
         return
@@ -51,28 +99,57 @@ def _print_status(status: NodeStatus) -> None:
     typer.echo(f"plugins:  {', '.join(status.plugins)}")
 
 
+def _print_cluster_status(status: ClusterStatus) -> None:
+    """One header for the cluster, then one line per node (``*`` marks the cluster manager)."""
+    answering = [node for _, node in status.nodes if node.running]
+    typer.echo(
+        f"cluster:  {status.name}  health {status.health or 'unknown'}  "
+        f"{len(answering)}/{len(status.nodes)} nodes answering"
+    )
+    if answering:
+        typer.echo(f"version:  {answering[0].version}")
+        typer.echo(f"plugins:  {', '.join(answering[0].plugins)}")
+    for name, node in status.nodes:
+        manager = "*" if name == status.cluster_manager else " "
+        if node.running:
+            typer.echo(
+                f"{manager} {name:8} {node.url}  pid {node.pid}  heap {node.heap_max}  "
+                f"data {node.data_path}"
+            )
+        elif node.pid is not None:
+            typer.echo(f"{manager} {name:8} {node.url}  pid {node.pid}  not answering")
+        else:
+            typer.echo(f"{manager} {name:8} {node.url}  not running")
+
+
 @opensearch_app.command("up")
-def opensearch_up(port: PortOption = None, heap: HeapOption = None) -> None:
-    """Ensure a local node runs and is healthy (fetches and caches it on first use)."""
-    node = _local_node(port, heap)
+def opensearch_up(port: PortOption = None, heap: HeapOption = None, nodes: NodesOption = 1) -> None:
+    """Ensure a local node runs and is healthy (fetches and caches it on first use).
+
+    With --nodes N > 1: a local cluster of N nodes, started until green with all N.
+    """
+    target = _local_target(nodes, port, heap)
     try:
-        status = node.up(progress=_say)
+        status = target.up(progress=_say)
     except (LocalNodeError, DistributionError) as error:
         raise _fail(str(error)) from None
     _print_status(status)
 
 
 @opensearch_app.command("down")
-def opensearch_down(port: PortOption = None) -> None:
-    """Stop the local node."""
-    stopped = _local_node(port).down()
+def opensearch_down(port: PortOption = None, nodes: NodesOption = 1) -> None:
+    """Stop the local node (every node of the cluster with --nodes N > 1)."""
+    stopped = _local_target(nodes, port).down()
     typer.echo("stopped" if stopped else "not running")
 
 
 @opensearch_app.command("status")
-def opensearch_status(port: PortOption = None) -> None:
-    """Version, plugins, pid, heap and data path of the local node."""
-    status = _local_node(port).status()
+def opensearch_status(port: PortOption = None, nodes: NodesOption = 1) -> None:
+    """Version, plugins, pid, heap and data path of the local node (of each cluster node).
+
+    Exits 3 unless the node (every node of the cluster) runs.
+    """
+    status = _local_target(nodes, port).status()
     _print_status(status)
     if not status.running:
         raise typer.Exit(3)
@@ -84,14 +161,9 @@ AliasOption = Annotated[str | None, typer.Option("--alias", help="Alias to build
 def _sync_client(settings: Settings) -> Any:
     from opensearchpy import OpenSearch
 
-    auth = (
-        (settings.opensearch_user, settings.opensearch_password)
-        if settings.opensearch_user
-        else None
-    )
     return OpenSearch(
         hosts=[settings.opensearch_url],
-        http_auth=auth,
+        http_auth=settings.opensearch_auth(),
         verify_certs=settings.opensearch_verify_certs,
         timeout=60,
     )

@@ -3,6 +3,11 @@
 Each node lives in ``<home>/nodes/<http port>/`` (config, data, logs, pid file) so that several
 nodes (or a test node beside a demo node) never share state. OpenSearch refuses to run as
 root; as root we run it as the unprivileged system user ``mochinushi``, created on first use.
+
+``LocalCluster`` runs several such nodes as one cluster (``mochinushi opensearch up --nodes 3``)
+so that replicas, node loss and re-election can be tried on one machine. Its members are
+``LocalNode`` objects that differ only in their folder, cluster name and discovery settings;
+starting, stopping, configuring and waiting are the single node's code.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,10 @@ CLUSTER_NAME = "mochinushi-local"
 NODE_USER = "mochinushi"
 TRANSPORT_PORT_OFFSET = 100
 START_TIMEOUT_SECONDS = 180.0
+# The single node's transport port is 9300; a cluster based at 9300 would collide with it.
+CLUSTER_BASE_PORT = 9210
+# Three 1g heaps plus the single node would crowd a small machine; 512m holds test indices.
+CLUSTER_HEAP = "512m"
 
 
 class LocalNodeError(RuntimeError):
@@ -73,6 +82,21 @@ class NodeStatus:
     heap_max: str | None = None
     data_path: str | None = None
     health: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """Every member of a ``LocalCluster``, with the cluster-wide view of the first answering one."""
+
+    name: str
+    nodes: tuple[tuple[str, NodeStatus], ...]
+    health: str | None = None
+    cluster_manager: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """True only when every member answers: a cluster short of a node is degraded."""
+        return all(status.running for _, status in self.nodes)
 
 
 def find_java_home() -> Path:
@@ -152,6 +176,41 @@ def _ensure_node_user() -> pwd.struct_passwd:
     return pwd.getpwnam(NODE_USER)
 
 
+def _wait_for_health(
+    started: Sequence[tuple[LocalNode, int]],
+    health_query: str,
+    ready: Callable[[dict[str, Any]], bool],
+    goal: str,
+) -> None:
+    """Poll ``_cluster/health`` on the started nodes until ``ready``; fail fast if one dies.
+
+    Any answering node can report the cluster's health, so the nodes are asked in turn (a node
+    just restarted after a crash answers only once it has rejoined).
+    """
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        for node, pid in started:
+            if not _pid_alive(pid):
+                node.paths.pid_file.unlink(missing_ok=True)
+                raise LocalNodeError(
+                    f"{node.title} exited during start-up. Last lines of its log:\n"
+                    f"{node._log_tail()}"
+                )
+        for node, _ in started:
+            try:
+                health = _http_json(f"{node.url}/_cluster/health?{health_query}", timeout=5)
+            except (OSError, ValueError):
+                continue
+            if ready(health):
+                return
+            break
+        time.sleep(0.5)
+    raise LocalNodeError(
+        f"OpenSearch did not become {goal} within {START_TIMEOUT_SECONDS:.0f}s. "
+        f"Last lines of its log:\n{started[0][0]._log_tail()}"
+    )
+
+
 class LocalNode:
     """One single-node cluster on ``127.0.0.1:<port>``."""
 
@@ -161,6 +220,14 @@ class LocalNode:
         self.port = port
         self.heap = heap
         self.paths = NodePaths(home / "nodes" / str(port))
+        self.name = f"node-{port}"
+        self.cluster_name = CLUSTER_NAME
+        self.transport_port = port + TRANSPORT_PORT_OFFSET
+
+    @property
+    def title(self) -> str:
+        """How errors name this node."""
+        return "OpenSearch"
 
     @property
     def url(self) -> str:
@@ -179,7 +246,7 @@ class LocalNode:
             info = _http_json(f"{self.url}/")
         except (OSError, ValueError):
             return False
-        return bool(info.get("cluster_name") == CLUSTER_NAME)
+        return bool(info.get("cluster_name") == self.cluster_name)
 
     def status(self) -> NodeStatus:
         pid = self.read_pid()
@@ -206,39 +273,64 @@ class LocalNode:
 
     def up(self, progress: Callable[[str], None] = lambda _: None) -> NodeStatus:
         """Ensure the node runs and is healthy; idempotent."""
-        pid = self.read_pid()
-        if pid is not None and _is_opensearch_process(pid):
-            return self._wait_healthy(pid)
-        if pid is not None:
-            progress(f"removing stale pid file (process {pid} is gone)")
-            self.paths.pid_file.unlink(missing_ok=True)
-        if _port_in_use(self.port) or _port_in_use(self.port + TRANSPORT_PORT_OFFSET):
-            raise LocalNodeError(
-                f"port {self.port} (or transport port {self.port + TRANSPORT_PORT_OFFSET}) is "
-                "used by another process. Stop it, choose another port with --port, or point "
-                "MOCHINUSHI_OPENSEARCH_URL at that cluster if it is one."
-            )
-        java_home = find_java_home()
-        dist = ensure_distribution(self.home, self.version, progress)
-        self._write_config()
-        progress(f"starting OpenSearch {self.version} on {self.url} (heap {self.heap})")
-        pid = self._spawn(dist, java_home)
+        pid = self._live_pid(progress)
+        if pid is None:
+            self._check_ports_free()
+            pid = self._launch(progress)
         return self._wait_healthy(pid)
 
     def down(self, timeout: float = 60.0) -> bool:
         """Stop the node; returns False when nothing was running."""
+        pid = self._terminate()
+        if pid is None:
+            return False
+        self._reap(pid, time.monotonic() + timeout)
+        return True
+
+    # -- steps of up and down (a LocalCluster runs each step over all its members) -----------
+
+    def _live_pid(self, progress: Callable[[str], None]) -> int | None:
+        """The pid of this node's running JVM; a pid file left by a dead one is removed."""
+        pid = self.read_pid()
+        if pid is not None and _is_opensearch_process(pid):
+            return pid
+        if pid is not None:
+            progress(f"removing stale pid file (process {pid} is gone)")
+            self.paths.pid_file.unlink(missing_ok=True)
+        return None
+
+    def _check_ports_free(self) -> None:
+        if _port_in_use(self.port) or _port_in_use(self.transport_port):
+            raise LocalNodeError(
+                f"port {self.port} (or transport port {self.transport_port}) is "
+                "used by another process. Stop it, choose another port with --port, or point "
+                "MOCHINUSHI_OPENSEARCH_URL at that cluster if it is one."
+            )
+
+    def _launch(self, progress: Callable[[str], None]) -> int:
+        """Write the configuration and start the JVM; returns its pid without waiting."""
+        java_home = find_java_home()
+        dist = ensure_distribution(self.home, self.version, progress)
+        self._write_config()
+        progress(f"starting OpenSearch {self.version} on {self.url} (heap {self.heap})")
+        return self._spawn(dist, java_home)
+
+    def _terminate(self) -> int | None:
+        """SIGTERM the node's JVM; None (and no pid file left) when nothing was running."""
         pid = self.read_pid()
         if pid is None or not _is_opensearch_process(pid):
             self.paths.pid_file.unlink(missing_ok=True)
-            return False
+            return None
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+        return pid
+
+    def _reap(self, pid: int, deadline: float) -> None:
+        """Wait for a terminated JVM to exit, SIGKILL it past ``deadline``, drop the pid file."""
         while time.monotonic() < deadline and _pid_alive(pid):
             time.sleep(0.2)
         if _pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.paths.pid_file.unlink(missing_ok=True)
-        return True
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -252,12 +344,12 @@ class LocalNode:
 
     def _opensearch_yml(self) -> str:
         settings = {
-            "cluster.name": CLUSTER_NAME,
-            "node.name": f"node-{self.port}",
+            "cluster.name": self.cluster_name,
+            "node.name": self.name,
             "network.host": "127.0.0.1",
             "http.port": self.port,
-            "transport.port": self.port + TRANSPORT_PORT_OFFSET,
-            "discovery.type": "single-node",
+            "transport.port": self.transport_port,
+            **self._discovery_settings(),
             "path.data": str(self.paths.data),
             "path.logs": str(self.paths.logs),
             # Developer machines often have little free disk; a watermark would silently make
@@ -266,6 +358,10 @@ class LocalNode:
             "action.destructive_requires_name": True,
         }
         return "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items())
+
+    def _discovery_settings(self) -> dict[str, Any]:
+        """A lone node elects itself: it neither looks for peers nor waits for votes."""
+        return {"discovery.type": "single-node"}
 
     def _jvm_options(self) -> str:
         return "\n".join(
@@ -318,30 +414,178 @@ class LocalNode:
         return process.pid
 
     def _log_tail(self, lines: int = 30) -> str:
-        candidates = [self.paths.logs / f"{CLUSTER_NAME}.log", self.paths.console_log]
+        candidates = [self.paths.logs / f"{self.cluster_name}.log", self.paths.console_log]
         for log in candidates:
             if log.exists() and log.stat().st_size:
                 return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
         return "(no log written)"
 
     def _wait_healthy(self, pid: int) -> NodeStatus:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                self.paths.pid_file.unlink(missing_ok=True)
-                raise LocalNodeError(
-                    f"OpenSearch exited during start-up. Last lines of its log:\n{self._log_tail()}"
-                )
-            try:
-                health = _http_json(
-                    f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=2s", timeout=5
-                )
-                if health.get("status") in ("yellow", "green"):
-                    return self.status()
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.5)
-        raise LocalNodeError(
-            f"OpenSearch did not become healthy within {START_TIMEOUT_SECONDS:.0f}s. "
-            f"Last lines of its log:\n{self._log_tail()}"
+        _wait_for_health(
+            [(self, pid)],
+            "wait_for_status=yellow&timeout=2s",
+            lambda health: health.get("status") in ("yellow", "green"),
+            "healthy",
         )
+        return self.status()
+
+
+class ClusterMember(LocalNode):
+    """Node ``index`` of a ``LocalCluster``: its own folder, the cluster's name and peers."""
+
+    def __init__(self, cluster: LocalCluster, index: int) -> None:
+        super().__init__(cluster.home, cluster.version, cluster.base_port + index, cluster.heap)
+        self.cluster = cluster
+        self.name = f"node-{index}"
+        self.cluster_name = cluster.name
+        self.paths = NodePaths(cluster.root / self.name)
+
+    @property
+    def title(self) -> str:
+        return f"OpenSearch {self.name} of {self.cluster_name}"
+
+    def _discovery_settings(self) -> dict[str, Any]:
+        """Peers by transport address; the first election's voters only for a fresh cluster.
+
+        ``cluster.initial_cluster_manager_nodes`` must not be set once the cluster has formed:
+        a member whose data was wiped would otherwise be able to bootstrap a second cluster
+        of the same name instead of rejoining.
+        """
+        settings: dict[str, Any] = {"discovery.seed_hosts": self.cluster.seed_hosts()}
+        if self.cluster.bootstrapping:
+            settings["cluster.initial_cluster_manager_nodes"] = [
+                member.name for member in self.cluster.members
+            ]
+        return settings
+
+
+class LocalCluster:
+    """``size`` nodes on 127.0.0.1 forming one cluster, for replicas and node-loss tests.
+
+    HTTP ports are ``base_port`` … ``base_port + size - 1`` (transport ports 100 higher) and the
+    members live in ``<home>/clusters/<base_port>/node-<i>/``. The cluster name carries the base
+    port, so a member can join neither the single node nor another local cluster.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        version: str,
+        size: int = 3,
+        base_port: int = CLUSTER_BASE_PORT,
+        heap: str = CLUSTER_HEAP,
+    ) -> None:
+        if size < 2:
+            raise ValueError("a local cluster has at least 2 nodes; use LocalNode for one")
+        self.home = home
+        self.version = version
+        self.base_port = base_port
+        self.heap = heap
+        self.name = f"mochinushi-cluster-{base_port}"
+        self.root = home / "clusters" / str(base_port)
+        self.bootstrapping = False
+        self.members = tuple(ClusterMember(self, i) for i in range(size))
+
+    @property
+    def url(self) -> str:
+        """The first member's URL (clients may use any member)."""
+        return self.members[0].url
+
+    def seed_hosts(self) -> list[str]:
+        return [f"127.0.0.1:{member.transport_port}" for member in self.members]
+
+    @property
+    def formed_marker(self) -> Path:
+        return self.root / "formed"
+
+    def is_fresh(self) -> bool:
+        """True until the cluster has once been green, or when every member's data is gone.
+
+        Nodes write their own state (``data/nodes``) before they find their peers, so that alone
+        cannot tell a cluster that formed from a first start that failed half-way.
+        """
+        never_formed = not self.formed_marker.exists()
+        no_data = not any((member.paths.data / "nodes").exists() for member in self.members)
+        return never_formed or no_data
+
+    def member(self, name: str) -> ClusterMember:
+        return next(m for m in self.members if m.name == name)
+
+    def status(self) -> ClusterStatus:
+        nodes = tuple((m.name, self._member_status(m)) for m in self.members)
+        answering = [status for _, status in nodes if status.running]
+        manager = None
+        if answering:
+            try:
+                found = _http_json(f"{answering[0].url}/_cat/cluster_manager?format=json")
+                manager = str(found[0]["node"])
+            except (OSError, ValueError, LookupError):
+                manager = None
+        return ClusterStatus(
+            name=self.name,
+            nodes=nodes,
+            health=answering[0].health if answering else None,
+            cluster_manager=manager,
+        )
+
+    def up(self, progress: Callable[[str], None] = lambda _: None) -> ClusterStatus:
+        """Ensure every member runs and the cluster is green with all of them; idempotent.
+
+        Members that are down (stopped, or killed by a fault test) are started again. The
+        ports of all of them are checked before any starts, so a clash leaves nothing running.
+        """
+        pids = [(member, member._live_pid(progress)) for member in self.members]
+        stopped = [member for member, pid in pids if pid is None]
+        for member in stopped:
+            member._check_ports_free()
+        self.bootstrapping = self.is_fresh()
+        if self.bootstrapping:
+            progress(f"bootstrapping a new cluster {self.name} of {len(self.members)} nodes")
+        started = [
+            (member, pid if pid is not None else member._launch(progress)) for member, pid in pids
+        ]
+        size = len(self.members)
+        _wait_for_health(
+            started,
+            f"wait_for_status=green&wait_for_nodes={size}&timeout=2s",
+            lambda health: (
+                health.get("status") == "green" and health.get("number_of_nodes") == size
+            ),
+            f"green with {size} nodes",
+        )
+        self.formed_marker.touch()
+        return self.status()
+
+    def down(self, timeout: float = 60.0) -> list[str]:
+        """Stop every member; returns the names of those that were running.
+
+        All are signalled before any is waited for: stopped one by one, the survivors would
+        spend the shutdown re-electing and reallocating shards in vain.
+        """
+        deadline = time.monotonic() + timeout
+        terminated = [(m, pid) for m in self.members if (pid := m._terminate()) is not None]
+        for member, pid in terminated:
+            member._reap(pid, deadline)
+        return [member.name for member, _ in terminated]
+
+    @staticmethod
+    def _member_status(member: ClusterMember, attempts: int = 2) -> NodeStatus:
+        """A member's status; a live JVM that does not answer in time reports its pid only.
+
+        A node just started (or in a cluster that lost its quorum) can take longer than the
+        status calls' timeout, so it is asked once more before it is called unresponsive. The
+        pid of a killed member (its pid file survives a SIGKILL) is not reported.
+        """
+        for attempt in range(attempts):
+            try:
+                status = member.status()
+            except (OSError, ValueError, LookupError):
+                if attempt + 1 < attempts:
+                    time.sleep(1.0)
+                continue
+            if status.running:
+                return status
+            break
+        pid = member.read_pid()
+        alive = pid if pid is not None and _is_opensearch_process(pid) else None
+        return NodeStatus(running=False, url=member.url, pid=alive)

@@ -168,18 +168,24 @@ def _demote_one_edit(
 ) -> set[str]:
     """Weigh a one-kana difference by what the keyed spelling is.
 
-    Keyed as a frequent name itself (カトウ for サトウ), the record is more likely another
-    person: ``one_edit_common`` when both are frequent, ``one_edit_short`` when the names are
-    so short that one kana is a third of them. Keyed as a rare string (ネトト for ネモト), it
-    is a slip: a plain ``one_edit``.
+    A slip produces a string that hardly occurs (ネトト for ネモト: a few records at most, far
+    fewer than the name it came from). When the keyed spelling is itself a name borne by
+    many (カトウ for サトウ), the record is more likely another person's:
+    ``one_edit_other_name``, or ``one_edit_common`` when both names are frequent.
     """
-    if "one_edit" not in levels or not _is_common(record_key, counts, stats, config):
+    if "one_edit" not in levels:
         return levels
-    if _is_common(check_key, counts, stats, config):
+    record_count = counts.get(record_key, 0)
+    real_name = record_count >= max(
+        config["real_name_min_count"], counts.get(check_key, 0) * config["real_name_ratio"]
+    )
+    if not real_name:
+        return levels
+    if _is_common(check_key, counts, stats, config) and _is_common(
+        record_key, counts, stats, config
+    ):
         return (levels - {"one_edit"}) | {"one_edit_common"}
-    if min(len(check_key), len(record_key)) <= 3:
-        return (levels - {"one_edit"}) | {"one_edit_short"}
-    return levels
+    return (levels - {"one_edit"}) | {"one_edit_other_name"}
 
 
 def _best(levels: set[str], weights: Mapping[str, float]) -> tuple[str, float]:
