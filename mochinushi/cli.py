@@ -162,7 +162,7 @@ def _sync_client(settings: Settings) -> Any:
     from opensearchpy import OpenSearch
 
     return OpenSearch(
-        hosts=[settings.opensearch_url],
+        hosts=settings.opensearch_hosts(),
         http_auth=settings.opensearch_auth(),
         verify_certs=settings.opensearch_verify_certs,
         timeout=60,

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
             raise ValueError("MOCHINUSHI_ALIAS must be a lowercase OpenSearch index name")
         return value
 
+    def opensearch_hosts(self) -> list[str]:
+        """Several comma-separated URLs spread requests and survive the loss of one node."""
+        return [url.strip() for url in self.opensearch_url.split(",") if url.strip()]
+
     def opensearch_auth(self) -> tuple[str, str] | None:
         if not self.opensearch_user:
             return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from opensearchpy import AsyncOpenSearch
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
@@ -28,8 +28,17 @@ from search_api.metrics import (
     BackendErrorKind,
     CheckOutcome,
     ServiceMetrics,
+    TokenResolutionResult,
 )
-from search_api.models import ExistenceCheckIn, ExistenceCheckOut
+from search_api.models import (
+    EXISTENCE_CHECK_RESPONSES,
+    READINESS_RESPONSES,
+    TOKEN_RESOLUTION_RESPONSES,
+    ExistenceCheckIn,
+    ExistenceCheckOut,
+    ReadinessOut,
+    TokenResolutionOut,
+)
 from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
 from search_api.scoring import Decision, MatchingConfig, NameStats
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
@@ -91,14 +100,9 @@ def token_ring(settings: Settings) -> TokenKeyRing:
 
 
 def opensearch_client(settings: Settings) -> AsyncOpenSearch:
-    auth = (
-        (settings.opensearch_user, settings.opensearch_password)
-        if settings.opensearch_user
-        else None
-    )
     return AsyncOpenSearch(
-        hosts=[settings.opensearch_url],
-        http_auth=auth,
+        hosts=settings.opensearch_hosts(),
+        http_auth=settings.opensearch_auth(),
         verify_certs=settings.opensearch_verify_certs,
         timeout=settings.opensearch_timeout_seconds,
         max_retries=0,
@@ -234,38 +238,27 @@ def resolve_reference_token(
             {"WWW-Authenticate": "Bearer"},
         )
     staff_key_id = keyed_hash(b"staff-key-id", staff_key)
+
+    def audit(result: TokenResolutionResult, token_id: str | None) -> None:
+        state.metrics.count_token_resolution(result)
+        log_event(
+            state.logger,
+            "token.resolved",
+            request_id=request_id,
+            staff_key_id=staff_key_id,
+            token_id=token_id,
+            outcome=result,
+        )
+
     try:
         payload = open_token(state.ring, token, state.clock())
     except TokenExpired as expired:
-        state.metrics.count_token_resolution("expired")
-        log_event(
-            state.logger,
-            "token.resolved",
-            request_id=request_id,
-            staff_key_id=staff_key_id,
-            token_id=expired.token_id,
-            outcome="expired",
-        )
+        audit("expired", expired.token_id)
         return ApiResult(410, {"error": "expired", "message": "This reference token has expired."})
     except TokenInvalid:
-        state.metrics.count_token_resolution("unknown")
-        log_event(
-            state.logger,
-            "token.resolved",
-            request_id=request_id,
-            staff_key_id=staff_key_id,
-            outcome="unknown",
-        )
+        audit("unknown", None)
         return ApiResult(404, {"error": "unknown_token", "message": "No such reference token."})
-    state.metrics.count_token_resolution("ok")
-    log_event(
-        state.logger,
-        "token.resolved",
-        request_id=request_id,
-        staff_key_id=staff_key_id,
-        token_id=payload.token_id,
-        outcome="ok",
-    )
+    audit("ok", payload.token_id)
     return ApiResult(
         200,
         {
@@ -375,11 +368,7 @@ def create_app(
     @app.post(
         "/v1/existence-checks",
         response_model=ExistenceCheckOut,
-        responses={
-            422: {"description": "Invalid fields (named, values never echoed)"},
-            429: {"description": "Rate limit exceeded"},
-            503: {"description": "Search unavailable: try later (never a 'no')"},
-        },
+        responses=EXISTENCE_CHECK_RESPONSES,
     )
     async def existence_check(body: ExistenceCheckIn, request: Request) -> Response:
         """Whether a matching unmatched record exists, plus an opaque reference token."""
@@ -390,11 +379,8 @@ def create_app(
 
     @app.get(
         "/v1/reference-tokens/{token}",
-        responses={
-            401: {"description": "No or wrong staff key"},
-            404: {"description": "Unknown, altered or forged token"},
-            410: {"description": "Expired token"},
-        },
+        response_model=TokenResolutionOut,
+        responses=TOKEN_RESOLUTION_RESPONSES,
     )
     async def resolve_token(token: str, request: Request) -> Response:
         """For pension-office staff: the candidate records and the submitted check."""
@@ -407,7 +393,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", response_model=ReadinessOut, responses=READINESS_RESPONSES)
     async def readyz() -> Response:
         state = service()
         try:
@@ -416,9 +402,15 @@ def create_app(
             return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
+        try:
+            # A closed or red index still has its alias; only a search proves it answers.
+            await state.client.count(index=state.settings.alias)
+        except Exception:
+            return JSONResponse({"ready": False, "reason": "index not searchable"},
+                                status_code=503)
         return JSONResponse({"ready": True})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(service().metrics.render(), media_type=METRICS_CONTENT_TYPE)
 

@@ -149,3 +149,79 @@ class TokenResolutionOut(BaseModel):
     issued_at: str
     expires_at: str
     check: dict[str, Any]
+
+
+# ---- error and operations bodies, for the OpenAPI schema (what clients can rely on) ----------
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body of the API: a stable code and a human sentence, never a value."""
+
+    error: str = Field(description="Stable code: invalid_input, rate_limited, unknown_token, …")
+    message: str
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Dotted path of the field, e.g. former_surnames.0.kana")
+    message: str = Field(description="What is expected; never the submitted value")
+    type: str
+
+
+class InvalidInputOut(ErrorOut):
+    """The 422 body: which fields are wrong and why, without echoing what was sent."""
+
+    fields: list[FieldErrorOut]
+
+
+class ReadinessOut(BaseModel):
+    ready: bool
+    reason: str | None = Field(default=None, description="Why not ready (503 only)")
+
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+EXISTENCE_CHECK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        # Raised by FastAPI itself (a body that is not UTF-8), hence its own shape.
+        "description": "Body cannot be decoded at all",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"detail": {"type": "string"}},
+                    "required": ["detail"],
+                }
+            }
+        },
+    },
+    413: {"model": ErrorOut, "description": "Request body over 16 KiB"},
+    422: {"model": InvalidInputOut, "description": "Invalid fields (named, values never echoed)"},
+    429: {
+        "model": ErrorOut,
+        "description": "Rate limit exceeded",
+        "headers": RETRY_AFTER_HEADER,
+    },
+    503: {
+        "model": ErrorOut,
+        "description": "Search unavailable: try later (never a 'no')",
+        "headers": RETRY_AFTER_HEADER,
+    },
+}
+TOKEN_RESOLUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorOut,
+        "description": "No or wrong staff key",
+        "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    },
+    404: {"model": ErrorOut, "description": "Unknown, altered or forged token"},
+    410: {"model": ErrorOut, "description": "Expired token"},
+    422: {"model": InvalidInputOut, "description": "Malformed request"},
+}
+READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": ReadinessOut, "description": "Cluster unreachable or alias missing"},
+}

@@ -29,6 +29,8 @@ async def test_closed_index_is_503_and_reopened_index_answers(
         try:
             for body in (FOUND_CHECK, NOT_FOUND_CHECK):
                 assert await check_found(http, body) == (503, None)
+            ready = await http.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["ready"] is False
             # An API started while the index is closed cannot load its name statistics.
             fresh = create_app(settings, log_stream=io.StringIO())
             async with api_client(fresh) as fresh_http:
@@ -38,3 +40,4 @@ async def test_closed_index_is_503_and_reopened_index_answers(
             await asyncio.to_thread(wait_for_green, os_client, index, 30)
         assert await check_found(http, FOUND_CHECK) == (200, True)
         assert await check_found(http, NOT_FOUND_CHECK) == (200, False)
+        assert (await http.get("/readyz")).json() == {"ready": True}
