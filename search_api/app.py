@@ -106,6 +106,8 @@ def opensearch_client(settings: Settings) -> AsyncOpenSearch:
         verify_certs=settings.opensearch_verify_certs,
         timeout=settings.opensearch_timeout_seconds,
         max_retries=0,
+        # The default pool of 10 would queue checks behind each other at peak concurrency.
+        maxsize=64,
     )
 
 
