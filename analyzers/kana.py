@@ -317,6 +317,18 @@ def fold_old_kana(text: str) -> str:
     return text.translate(_OLD_KANA_TABLE)
 
 
+# How a long vowel is spelled after a mora of each row, as names write it (ユウ, ロウ, ケイ).
+_LONG_VOWEL_SPELLING: Final[Mapping[str, str]] = MappingProxyType(
+    {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}
+)
+_SPELLED_LONG_VOWEL: Final = re.compile(f"([{''.join(sorted(_VOWEL_ROWS))}]){_LONG_VOWEL_MARK}+")
+
+
+def _spell_long_vowel(match: re.Match[str]) -> str:
+    letter = match.group(1)
+    return letter + _LONG_VOWEL_SPELLING[_VOWEL_ROWS[letter]]
+
+
 def fold_long_vowels(text: str) -> str:
     """Drop ー and every vowel that only lengthens the mora before it.
 
@@ -326,8 +338,10 @@ def fold_long_vowels(text: str) -> str:
     サトサム: a blocking key, not a verdict — the scorer still sees the exact level. For the
     same reason, fold name parts or suffixes *after* cutting them, never cut a folded key.
     """
-    # ー is skipped without becoming the "letter before", so removing it first is the same.
-    return _LENGTHENING_RUNS.sub("", text.replace(_LONG_VOWEL_MARK, ""))
+    # ー first becomes the vowel it stands for (ニシー → ニシイ, ケーコ → ケイコ, オーノ → オウノ),
+    # so that it meets the spelled-out form wherever the lengthening rules keep that vowel.
+    spelled = _SPELLED_LONG_VOWEL.sub(_spell_long_vowel, text)
+    return _LENGTHENING_RUNS.sub("", spelled.replace(_LONG_VOWEL_MARK, ""))
 
 
 def remove_voicing(text: str) -> str:
