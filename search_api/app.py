@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import json
 import logging
 import time
 import uuid
@@ -46,6 +47,7 @@ from search_api.web_routes import WEB_ROUTES, add_web_routes
 
 MAX_BODY_BYTES = 16 * 1024
 RETRY_AFTER_SECONDS = 5
+RESPONSE_SIZE_CLASS = 2048
 CHECK_DEADLINE_SECONDS = 4.0
 STATS_TTL_SECONDS = 60.0
 
@@ -147,9 +149,17 @@ class ApiResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    pad_to: int = 0
+    """Pad the JSON with trailing spaces to a multiple of this many bytes (0: no padding)."""
 
     def response(self) -> Response:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+        content = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+        if self.pad_to:
+            # Found (a long token) and not found would otherwise differ in size on the wire,
+            # telling an eavesdropper the answer; JSON ignores trailing whitespace.
+            content += b" " * (-len(content) % self.pad_to)
+        return Response(content, status_code=self.status, headers=self.headers,
+                        media_type="application/json")
 
 
 UNAVAILABLE = ApiResult(
@@ -214,7 +224,11 @@ async def run_existence_check(
         outcome=outcome,
         candidates=len(result.scores),
     )
-    return ApiResult(200, ExistenceCheckOut(found=result.found, reference_token=token).model_dump())
+    return ApiResult(
+        200,
+        ExistenceCheckOut(found=result.found, reference_token=token).model_dump(),
+        pad_to=RESPONSE_SIZE_CLASS,
+    )
 
 
 def resolve_reference_token(

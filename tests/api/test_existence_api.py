@@ -95,6 +95,13 @@ def test_found_returns_only_existence_and_an_opaque_token(api: TestClient) -> No
         assert value not in response.text
 
 
+def test_found_and_not_found_responses_have_the_same_size(api: TestClient) -> None:
+    found = api.post("/v1/existence-checks", json=FOUND)
+    not_found = api.post("/v1/existence-checks", json=NOT_FOUND)
+    assert found.json()["found"] is True and not_found.json()["found"] is False
+    assert len(found.content) == len(not_found.content)
+
+
 def test_not_found_has_null_token(api: TestClient) -> None:
     response = api.post("/v1/existence-checks", json=NOT_FOUND)
     assert response.status_code == 200
