@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
@@ -63,14 +64,17 @@ def _chunks(actions: Iterable[Action], size: int) -> Iterator[list[Action]]:
         yield chunk
 
 
-def _body(chunk: list[Action]) -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = []
+def _body(chunk: list[Action]) -> bytes:
+    """The NDJSON of a chunk, serialised with orjson (several times faster than the client's
+    own json.dumps per line, which was a large share of the indexer's CPU)."""
+    lines: list[bytes] = []
     for action in chunk:
-        lines.append({action.op: {"_id": action.doc_id}})
+        lines.append(orjson.dumps({action.op: {"_id": action.doc_id}}))
         if action.op == "index":
             assert action.doc is not None
-            lines.append(action.doc)
-    return lines
+            lines.append(orjson.dumps(action.doc))
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 class BulkLoader:
