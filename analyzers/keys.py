@@ -7,6 +7,7 @@ kanji strings; OpenSearch stores them as ``keyword`` fields and the scorer compa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,12 +41,23 @@ class PartKeys:
         return not self.levels.get("exact")
 
 
-def _levels(kana: str) -> dict[str, str]:
-    return kana_keys(kana)
+# Names repeat enormously (a few thousand surnames cover most of a ledger), so the pure key
+# functions are memoised; the caches are bounded and hold only derived strings.
+_KEY_CACHE_SIZE = 1 << 17
+_levels: Callable[[str], dict[str, str]] = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(
+    kana_keys
+)
+_fold_kanji: Callable[[str], str] = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(fold_kanji)
 
 
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _reading_key(reading: str) -> str:
+    return kana_key(reading, READING_LEVEL)
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
 def _reading_keys(readings: frozenset[str]) -> frozenset[str]:
-    return frozenset(kana_key(r, READING_LEVEL) for r in readings if r)
+    return frozenset(_reading_key(r) for r in readings if r)
 
 
 def part_keys(
@@ -54,7 +66,7 @@ def part_keys(
     readings: frozenset[str] = frozenset(),
     composed: frozenset[str] = frozenset(),
 ) -> PartKeys:
-    folded = fold_kanji(kanji) if kanji else None
+    folded = _fold_kanji(kanji) if kanji else None
     reading_keys = _reading_keys(readings)
     composed_keys = _reading_keys(composed) - reading_keys
     return PartKeys(
