@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
 
-.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots soak
+.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots soak audit
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ screenshots: opensearch browser-deps
 # load; writes bench/results/faults.json. About 3 minutes on 2 cores.
 soak: opensearch
 	$(BIN)/python -m pytest -q -m soak tests/reliability
+
+# Known vulnerabilities in the installed packages. Fails only when one is found; if the
+# advisory service is unreachable or audits nothing, it warns and passes.
+audit: install
+	@rm -f $(VENV)/audit.json
+	-$(BIN)/pip-audit --skip-editable --progress-spinner off -f json -o $(VENV)/audit.json
+	$(BIN)/python .ci/audit_gate.py $(VENV)/audit.json
 
 lint: install
 	$(BIN)/ruff check .

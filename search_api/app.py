@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hmac
 import json
+import re
 import logging
 import time
 import uuid
@@ -48,6 +49,7 @@ from search_api.web_routes import WEB_ROUTES, add_web_routes
 MAX_BODY_BYTES = 16 * 1024
 RETRY_AFTER_SECONDS = 5
 RESPONSE_SIZE_CLASS = 2048
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 CHECK_DEADLINE_SECONDS = 4.0
 STATS_TTL_SECONDS = 60.0
 
@@ -336,7 +338,9 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         state = service()
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        # A caller's request id is logged, so only a plain token is accepted from outside.
+        offered = request.headers.get("x-request-id", "")
+        request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.state.request_id = request_id
         started = time.perf_counter()
         length = request.headers.get("content-length")

@@ -84,7 +84,7 @@ def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactor
                 line["employer_name"] = employer
                 line["pension_type"] = "kosei"
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    alias = "test-crafted-records"
+    alias = f"test-crafted-{uuid.uuid4().hex[:8]}"
     _drop(os_client, alias)
     summary = build_index(
         os_client, extract, BuildOptions(alias=alias, sample_size=50), default_reading_dictionary()
