@@ -6,8 +6,8 @@ import asyncio
 import datetime as dt
 import hmac
 import json
-import re
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
