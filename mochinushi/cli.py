@@ -372,6 +372,37 @@ def calibrate_command(
         typer.echo(f"wrote threshold = {threshold} to {target}")
 
 
+@app.command("fit")
+def fit_command(
+    checks: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    alias: AliasOption = None,
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write the estimates as JSON")] = None,
+) -> None:
+    """Estimate each comparison level's m, u and log2(m/u) weight from labelled checks."""
+    from relevance.evaluate import load_checks
+    from relevance.fit import count_levels, estimate, to_json
+
+    settings = Settings()
+    client = _sync_client(settings)
+    finder = _finder(settings, client, alias or settings.alias, config)
+    rows = estimate(*count_levels(client, finder, load_checks(checks)))
+    typer.echo(f"{'feature':16} {'level':20} {'m':>8} {'u':>9} {'weight':>7}  configured")
+    for row in rows:
+        weights = (
+            getattr(finder.config, row.feature, {})
+            if row.feature in ("surname", "given", "full", "birth_date", "gender")
+            else {}
+        )
+        configured = weights.get(row.level, "")
+        typer.echo(
+            f"{row.feature:16} {row.level:20} {row.m:8.4f} {row.u:9.5f} "
+            f"{row.weight:+7.2f}  {configured}"
+        )
+    if out:
+        out.write_text(to_json(rows) + "\n")
+
+
 @app.command("explain")
 def explain_command(
     check: Annotated[str, typer.Argument(help="check JSON, or @file with one JSON object")],

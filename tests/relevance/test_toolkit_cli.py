@@ -1,0 +1,145 @@
+"""The relevance toolkit as an engineer uses it: synth → eval → explain → calibrate (real node)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mochinushi.cli import app
+from relevance.evaluate import write_threshold
+
+pytestmark = pytest.mark.opensearch
+
+RUNNER = CliRunner()
+SMALL_KANA_CHECK = {
+    "request": {
+        "surname_kana": "やまだ",
+        "given_name_kana": "キョウコ",
+        "birth_date": "昭和13年5月3日",
+        "gender": "F",
+    },
+    "expected_record_id": "R-SMALL",
+    "kind": "owner",
+    "tags": ["small_kana"],
+    "check_id": "C1",
+}
+NEGATIVE_CHECK = {
+    "request": {
+        "surname_kana": "ワタナベ",
+        "given_name_kana": "ススム",
+        "birth_date": "1950-10-10",
+        "gender": "M",
+    },
+    "expected_record_id": None,
+    "kind": "random",
+    "tags": [],
+    "check_id": "C2",
+}
+
+
+def _checks(tmp_path: Path) -> Path:
+    path = tmp_path / "checks.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(c, ensure_ascii=False) for c in (SMALL_KANA_CHECK, NEGATIVE_CHECK))
+        + "\n"
+    )
+    return path
+
+
+def test_synth_writes_extract_checks_and_manifest(tmp_path: Path) -> None:
+    result = RUNNER.invoke(
+        app, ["synth", "--records", "800", "--checks", "60", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sum(1 for _ in (tmp_path / "records.jsonl").open()) == 800
+    assert sum(1 for _ in (tmp_path / "checks.jsonl").open()) == 60
+    assert json.loads((tmp_path / "manifest.json").read_text())
+
+
+def test_eval_prints_per_pattern_table_and_writes_json_and_plot(
+    crafted_alias: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    result = RUNNER.invoke(
+        app, ["eval", str(_checks(tmp_path)), "--alias", crafted_alias, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "small_kana" in result.output and "baseline" in result.output
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["recall"] == 1.0 and report["false_found"] == 0.0
+    assert report["baseline_recall"] == 0.0, "キヨウコ vs キョウコ defeats exact equality"
+    assert (out / "precision_recall.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_explain_shows_the_waterfall_and_the_verdict(crafted_alias: str, tmp_path: Path) -> None:
+    check = tmp_path / "check.json"
+    check.write_text(json.dumps(SMALL_KANA_CHECK, ensure_ascii=False))
+    result = RUNNER.invoke(
+        app, ["explain", f"@{check}", "--record", "R-SMALL", "--alias", crafted_alias]
+    )
+    assert result.exit_code == 0, result.output
+    assert "retrieved: candidate" in result.output
+    assert "given_name" in result.output and "orthographic" in result.output
+    assert "FOUND" in result.output
+
+
+def test_explain_reports_a_blocking_miss(crafted_alias: str, tmp_path: Path) -> None:
+    far = {**SMALL_KANA_CHECK["request"], "birth_date": "1960-01-01"}
+    result = RUNNER.invoke(
+        app,
+        [
+            "explain",
+            json.dumps(far, ensure_ascii=False),
+            "--record",
+            "R-SMALL",
+            "--alias",
+            crafted_alias,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "BLOCKING MISS" in result.output and "not found" in result.output
+
+
+def test_calibrate_writes_the_threshold_to_a_config_copy(
+    crafted_alias: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "matching.toml"
+    config.write_text(Path("search_api/matching.toml").read_text(encoding="utf-8"))
+    result = RUNNER.invoke(
+        app,
+        [
+            "calibrate",
+            str(_checks(tmp_path)),
+            "--alias",
+            crafted_alias,
+            "--config",
+            str(config),
+            "--max-false-found",
+            "0.0",
+            "--write",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote threshold" in result.output
+    assert "threshold = " in config.read_text()
+
+
+def test_write_threshold_refuses_a_config_without_one(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("version = 1\n")
+    with pytest.raises(ValueError, match="threshold"):
+        write_threshold(config, 12.0)
+
+
+def test_fit_estimates_level_weights(crafted_alias: str, tmp_path: Path) -> None:
+    out = tmp_path / "fit.json"
+    result = RUNNER.invoke(
+        app, ["fit", str(_checks(tmp_path)), "--alias", crafted_alias, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {(r["feature"], r["level"]): r for r in json.loads(out.read_text())}
+    own = rows[("given_name", "orthographic")]
+    assert own["own_pairs"] == 1 and own["weight"] > 0
