@@ -43,10 +43,8 @@ class PartKeys:
 
 # Names repeat enormously (a few thousand surnames cover most of a ledger), so the pure key
 # functions are memoised; the caches are bounded and hold only derived strings.
-_KEY_CACHE_SIZE = 1 << 17
-_levels: Callable[[str], dict[str, str]] = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(
-    kana_keys
-)
+_KEY_CACHE_SIZE = 1 << 15
+_levels: Callable[[str], dict[str, str]] = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(kana_keys)
 _fold_kanji: Callable[[str], str] = functools.lru_cache(maxsize=_KEY_CACHE_SIZE)(fold_kanji)
 
 
@@ -107,11 +105,12 @@ def record_name_keys(
             readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
         )
     full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
-    full = part_keys(
-        parts.full,
-        full_kanji,
-        readings.full_name_readings(name_kanji) if name_kanji else frozenset(),
+    # Whole-name readings only matter for a record keyed without a space: a split record is
+    # matched part by part (and the dictionary search over split points is the costly bit).
+    full_readings = (
+        readings.full_name_readings(name_kanji) if name_kanji and surname is None else frozenset()
     )
+    full = part_keys(parts.full, full_kanji, full_readings)
     suffixes: tuple[str, ...] = ()
     if surname is None:
         # Cut first, then fold: a long-vowel fold cannot see where the given name starts.

@@ -41,7 +41,7 @@ _SURNAME_POS: Final = frozenset({("人名", "姓"), ("地名", "一般")})
 _GIVEN_NAME_POS: Final = frozenset({("人名", "名")})
 _CLASSICAL_GENITIVE: Final = "ノ"
 
-_DEFAULT_CACHE_SIZE: Final = 100_000
+_DEFAULT_CACHE_SIZE: Final = 1 << 15
 _MAX_CHARACTER_READING: Final = 4
 _MAX_COMPOSED: Final = 128
 
