@@ -43,7 +43,7 @@ _CLASSICAL_GENITIVE: Final = "ノ"
 
 _DEFAULT_CACHE_SIZE: Final = 1 << 15
 _MAX_CHARACTER_READING: Final = 4
-_MAX_COMPOSED: Final = 128
+_MAX_COMPOSED: Final = 32
 
 
 def _drop_classical_genitive(readings: set[str]) -> frozenset[str]:
