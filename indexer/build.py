@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 
 from analyzers.names import split_kana_name
 from analyzers.readings import ReadingDictionary
@@ -49,6 +50,7 @@ class BuildOptions:
     max_drop_ratio: float | None = None
     chunk_size: int = 2000
     seed: int = 1
+    green_timeout: int = 1800
 
 
 @dataclass
@@ -246,6 +248,20 @@ def build_index(
             _set_meta(client, index, {"state": "failed"})
             raise
         _set_meta(client, index, {"state": "ready"})
+        if options.replicas:
+            # Serve only once every copy exists: a swap onto a yellow index would leave the
+            # replica-less shards on one node each, right when the nightly load is busiest.
+            try:
+                client.cluster.health(
+                    index=index,
+                    params={"wait_for_status": "green", "timeout": f"{options.green_timeout}s"},
+                    request_timeout=options.green_timeout + 30,
+                )
+            except TransportError as error:  # 408 when the wait timed out
+                _set_meta(client, index, {"state": "failed"})
+                raise lifecycle.GateFailed(
+                    f"replicas of {index} not allocated within {options.green_timeout}s"
+                ) from error
         lifecycle.swap_alias(client, options.alias, index)
         summary.alias_moved = True
         summary.pruned = lifecycle.prune_versions(client, options.alias, options.keep_previous)

@@ -74,15 +74,21 @@ class ServiceState:
     _stats_loaded_at: float = 0.0
     _stats_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def _stats_stale(self) -> bool:
+        return self._stats is None or time.monotonic() - self._stats_loaded_at > STATS_TTL_SECONDS
+
     async def finder(self) -> Finder:
-        if self._stats is None or time.monotonic() - self._stats_loaded_at > STATS_TTL_SECONDS:
+        if self._stats_stale():
             async with self._stats_lock:
-                try:
-                    self._stats = await load_name_stats_async(self.client, self.settings.alias)
-                except Exception as error:
-                    if self._stats is None:
-                        raise SearchUnavailable("unreachable", type(error).__name__) from error
-                self._stats_loaded_at = time.monotonic()
+                # Checked again under the lock: the checks that queued behind the one reload
+                # must not each reload again (that stalled every check once a minute).
+                if self._stats_stale():
+                    try:
+                        self._stats = await load_name_stats_async(self.client, self.settings.alias)
+                    except Exception as error:
+                        if self._stats is None:
+                            raise SearchUnavailable("unreachable", type(error).__name__) from error
+                    self._stats_loaded_at = time.monotonic()
         assert self._stats is not None
         return Finder(
             alias=self.settings.alias,
@@ -160,8 +166,9 @@ class ApiResult:
             # Found (a long token) and not found would otherwise differ in size on the wire,
             # telling an eavesdropper the answer; JSON ignores trailing whitespace.
             content += b" " * (-len(content) % self.pad_to)
-        return Response(content, status_code=self.status, headers=self.headers,
-                        media_type="application/json")
+        return Response(
+            content, status_code=self.status, headers=self.headers, media_type="application/json"
+        )
 
 
 UNAVAILABLE = ApiResult(
@@ -426,8 +433,7 @@ def create_app(
             # A closed or red index still has its alias; only a search proves it answers.
             await state.client.count(index=state.settings.alias)
         except Exception:
-            return JSONResponse({"ready": False, "reason": "index not searchable"},
-                                status_code=503)
+            return JSONResponse({"ready": False, "reason": "index not searchable"}, status_code=503)
         return JSONResponse({"ready": True})
 
     @app.get("/metrics", response_class=PlainTextResponse)

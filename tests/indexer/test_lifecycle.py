@@ -219,3 +219,12 @@ def test_delta_upserts_and_deletes(os_client: OpenSearch, alias: str, tmp_path: 
         ]["hits"]
     }
     assert "R3" not in ids and "NEW1" in ids and len(ids) == 10
+
+
+def test_swap_waits_for_replicas(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
+    first = _build(os_client, _write(tmp_path / "first.jsonl", _records(5)), alias)
+    # One node cannot hold a replica: the build must not go live on a yellow index.
+    with pytest.raises(lifecycle.GateFailed, match="replicas"):
+        _build(os_client, _write(tmp_path / "second.jsonl", _records(6)), alias,
+               replicas=1, green_timeout=1)
+    assert lifecycle.live_indices(os_client, alias) == [first.index]
