@@ -18,6 +18,13 @@ Writes ``bench/results/api_latency.json``. Needs the local node (``make opensear
 
 The load generator runs on the same machine as the API and the node and competes with them
 for CPU, so the numbers are an upper bound on latency for this box, not a capacity figure.
+``cpu_ms_per_check`` says where the CPU went during the measured API loop: the API process
+(/proc/<pid>/stat), the node (``_nodes/stats/process``) and this process (the load generator).
+Load averages and the commit measured are recorded with the results (the box is shared).
+
+Profiling the API: with ``MOCHINUSHI_BENCH_PROFILE=<file.prof>`` the API child runs under
+cProfile and writes its stats to that file when it is stopped (use ``--out`` elsewhere: a
+profiled run's numbers are inflated).
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,9 +54,18 @@ from opensearchpy import AsyncOpenSearch, OpenSearch
 from opensearchpy.exceptions import TransportError
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages are importable
+    sys.path.insert(0, str(ROOT))
 
 from analyzers.readings import default_reading_dictionary  # noqa: E402
+from bench.benchlib import (  # noqa: E402
+    code_version,
+    load_average,
+    opensearch_cpu_seconds,
+    proc_cpu_seconds,
+    run_script,
+    write_result,
+)
 from relevance.synth import SynthConfig, generate, write_synth_set  # noqa: E402
 from search_api.finder import Finder, load_name_stats  # noqa: E402
 from search_api.models import ExistenceCheckIn  # noqa: E402
@@ -62,6 +78,9 @@ SEED = 13
 WARMUP_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 180.0
 REQUEST_TIMEOUT_SECONDS = 10.0
+PROFILE_ENV = "MOCHINUSHI_BENCH_PROFILE"
+"""When set to a file name, the API runs under cProfile and writes its stats there on exit
+(the numbers of such a run are inflated by the profiler: use it to see where time goes)."""
 TARGETS = {"p99_ms": 100, "checks_per_second": 300, "errors": 0, "ratio": 2}
 
 T = TypeVar("T")
@@ -82,7 +101,7 @@ def _written_config(folder: Path) -> Any:
     return json.loads(manifest.read_text(encoding="utf-8"))["config"] if manifest.exists() else None
 
 
-def _extract(records: int, folder: Path) -> Path:
+def extract_set(records: int, folder: Path) -> Path:
     """The synthetic set for ``records`` in ``folder``, generated unless already there."""
     config = _synth_config(records)
     if _written_config(folder) == asdict(config):
@@ -100,13 +119,11 @@ def _alias_count(client: OpenSearch, alias: str) -> int | None:
     return count
 
 
-def _ensure_alias(client: OpenSearch, folder: Path, records: int, url: str) -> None:
-    """Build ``ALIAS`` from the extract unless it already serves ``records`` documents."""
-    if _alias_count(client, ALIAS) == records:
-        print(f"alias {ALIAS} already serves {records} documents: not rebuilt", flush=True)
-        return
+def build_alias(client: OpenSearch, folder: Path, records: int, url: str) -> float:
+    """``mochinushi index`` of the extract into ``ALIAS`` (always); its wall-clock seconds."""
     print(f"indexing {folder / 'records.jsonl'} into {ALIAS}", flush=True)
     env = {**os.environ, "MOCHINUSHI_ALIAS": ALIAS, "MOCHINUSHI_OPENSEARCH_URL": url}
+    started = time.monotonic()
     subprocess.run(
         # --keep 0: a benchmark alias needs no previous versions for rollback.
         [sys.executable, "-m", "mochinushi", "index", str(folder / "records.jsonl"), "--keep", "0"],
@@ -115,14 +132,29 @@ def _ensure_alias(client: OpenSearch, folder: Path, records: int, url: str) -> N
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    seconds = time.monotonic() - started
     count = _alias_count(client, ALIAS)
     if count != records:
         raise RuntimeError(f"alias {ALIAS} serves {count} documents after indexing, not {records}")
+    return seconds
 
 
-def _requests(folder: Path) -> list[dict[str, Any]]:
+def ensure_alias(client: OpenSearch, folder: Path, records: int, url: str) -> None:
+    """Build ``ALIAS`` from the extract unless it already serves ``records`` documents."""
+    if _alias_count(client, ALIAS) == records:
+        print(f"alias {ALIAS} already serves {records} documents: not rebuilt", flush=True)
+        return
+    build_alias(client, folder, records, url)
+
+
+def labelled_checks(folder: Path) -> list[dict[str, Any]]:
+    """The synthetic set's checks: ``request`` body, labels (``expected_record_id``, ``kind``)."""
     with (folder / "checks.jsonl").open(encoding="utf-8") as lines:
-        return [json.loads(line)["request"] for line in lines if line.strip()]
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def requests_of(folder: Path) -> list[dict[str, Any]]:
+    return [check["request"] for check in labelled_checks(folder)]
 
 
 # --- the API child process ----------------------------------------------------------------------
@@ -158,10 +190,10 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if process.poll() is not None:
         return
-    process.terminate()
+    process.send_signal(sig)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
@@ -169,8 +201,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@dataclass(frozen=True)
+class ApiServer:
+    base_url: str
+    pid: int
+
+
 @contextmanager
-def api_server(url: str, log: Path) -> Iterator[str]:
+def api_server(url: str, log: Path) -> Iterator[ApiServer]:
     """``mochinushi serve`` on a free loopback port until the block ends, however it ends."""
     port = _free_port()
     env = {
@@ -181,6 +219,9 @@ def api_server(url: str, log: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "mochinushi", "serve", "--host", HOST, "--port", str(port)]
     command += ["--alias", ALIAS]
+    if os.environ.get(PROFILE_ENV):
+        profile = Path(os.environ[PROFILE_ENV]).resolve()
+        command[1:1] = ["-m", "cProfile", "-o", str(profile)]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as log_file:
         # Own session: a Ctrl-C in the terminal reaches only us, and we stop the child.
@@ -196,9 +237,11 @@ def api_server(url: str, log: Path) -> Iterator[str]:
         try:
             base_url = f"http://{HOST}:{port}"
             _wait_ready(process, base_url, log)
-            yield base_url
+            yield ApiServer(base_url, process.pid)
         finally:
-            _stop(process)
+            # uvicorn re-raises the signal it shut down on; a re-raised SIGTERM ends the process
+            # before cProfile writes its file, a re-raised SIGINT unwinds through it.
+            _stop(process, signal.SIGINT if os.environ.get(PROFILE_ENV) else signal.SIGTERM)
 
 
 # --- the closed loop ----------------------------------------------------------------------------
@@ -210,6 +253,10 @@ class Sample:
     status: str
     """HTTP status, or the exception's type name when there was no answer."""
     found: bool | None = None
+    n: int = -1
+    """The request's number (it sent body ``n % len(bodies)``)."""
+    started: float = 0.0
+    """``time.monotonic()`` when it was sent."""
 
 
 async def closed_loop(
@@ -217,47 +264,80 @@ async def closed_loop(
     concurrency: int,
     duration: float,
     counter: Iterator[int],
+    rate: float | None = None,
 ) -> tuple[list[Sample], float]:
     """``concurrency`` workers sending back to back for ``duration`` seconds; samples, elapsed.
 
     ``send(n)`` sends the n-th request; ``counter`` numbers them across calls, so the measured
-    loop continues the round-robin where the warm-up stopped.
+    loop continues the round-robin where the warm-up stopped. With ``rate``, the k-th request
+    of this loop is not sent before ``k / rate`` seconds after the start (a paced loop that
+    falls back to back-to-back sending, with at most ``concurrency`` in flight, when the
+    service cannot keep up).
     """
     samples: list[Sample] = []
     started = time.monotonic()
     end = started + duration
+    slots = itertools.count()
 
     async def worker() -> None:
         while time.monotonic() < end:
-            samples.append(await send(next(counter)))
+            slot, n = next(slots), next(counter)
+            if rate:
+                delay = started + slot / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if time.monotonic() >= end:
+                    break
+            samples.append(await send(n))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return samples, time.monotonic() - started
 
 
-async def measure_api(
-    base_url: str, bodies: list[bytes], concurrency: int, duration: float
-) -> tuple[list[Sample], float]:
+@asynccontextmanager
+async def http_client(base_url: str, concurrency: int) -> AsyncIterator[httpx.AsyncClient]:
+    """The load generator's HTTP client: one keep-alive connection per worker."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(
         base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
     ) as client:
+        yield client
 
-        async def send(n: int) -> Sample:
-            started = time.perf_counter()
-            try:
-                response = await client.post(
-                    "/v1/existence-checks", content=bodies[n % len(bodies)], headers=headers
-                )
-            except httpx.HTTPError as error:
-                return Sample(time.perf_counter() - started, type(error).__name__)
-            seconds = time.perf_counter() - started
-            found = response.json()["found"] if response.status_code == 200 else None
-            return Sample(seconds, str(response.status_code), found)
 
+def api_sender(
+    client: httpx.AsyncClient, bodies: list[bytes]
+) -> Callable[[int], Awaitable[Sample]]:
+    """``send(n)``: POST body ``n % len(bodies)`` as an existence check; its sample."""
+    headers = {"content-type": "application/json"}
+
+    async def send(n: int) -> Sample:
+        started = time.monotonic()
+        clock = time.perf_counter()
+        try:
+            response = await client.post(
+                "/v1/existence-checks", content=bodies[n % len(bodies)], headers=headers
+            )
+        except httpx.HTTPError as error:
+            return Sample(time.perf_counter() - clock, type(error).__name__, None, n, started)
+        seconds = time.perf_counter() - clock
+        found = response.json()["found"] if response.status_code == 200 else None
+        return Sample(seconds, str(response.status_code), found, n, started)
+
+    return send
+
+
+async def measure_api(
+    base_url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    duration: float,
+    after_warmup: Callable[[], object] = lambda: None,
+) -> tuple[list[Sample], float]:
+    async with http_client(base_url, concurrency) as client:
+        send = api_sender(client, bodies)
         counter = itertools.count()
         await closed_loop(send, concurrency, min(WARMUP_SECONDS, duration), counter)
+        after_warmup()
         return await closed_loop(send, concurrency, duration, counter)
 
 
@@ -300,6 +380,20 @@ def _candidate_queries(client: OpenSearch, requests: list[dict[str, Any]]) -> li
 # --- results ------------------------------------------------------------------------------------
 
 
+def cpu_now(client: OpenSearch, api_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the API process, the node and this process (the load generator)."""
+    return {
+        "api": proc_cpu_seconds(api_pid) or 0.0,
+        "opensearch": opensearch_cpu_seconds(client),
+        "load_generator": time.process_time(),
+    }
+
+
+def cpu_since(before: dict[str, float], client: OpenSearch, api_pid: int) -> dict[str, float]:
+    now = cpu_now(client, api_pid)
+    return {name: now[name] - before[name] for name in before}
+
+
 def percentile_ms(sorted_seconds: list[float], fraction: float) -> float:
     """Nearest-rank percentile of sorted latencies, in milliseconds."""
     if not sorted_seconds:
@@ -326,7 +420,34 @@ def summarise(samples: list[Sample], elapsed: float) -> dict[str, Any]:
     }
 
 
-def _machine(client: OpenSearch) -> dict[str, Any]:
+def node_client(port: int) -> tuple[str, OpenSearch]:
+    """The local node's URL (loopback only) and a client for the set-up and measuring calls."""
+    url = f"http://{HOST}:{port}"
+    return url, OpenSearch(hosts=[url], timeout=120)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    url: str
+    client: OpenSearch
+    machine: dict[str, Any]
+    code_at_start: dict[str, Any]
+    folder: Path
+    """The synthetic set (``records.jsonl``, ``checks.jsonl``), served by ``ALIAS``."""
+
+
+def prepare(records: int, port: int, data: Path) -> Prepared:
+    """What a run against ``ALIAS`` needs first: the code and machine it measures, a node
+    client, and the synthetic set of ``records`` records indexed behind the alias."""
+    code_at_start = code_version()
+    url, client = node_client(port)
+    machine = machine_info(client)
+    folder = extract_set(records, data / f"api-{records}")
+    ensure_alias(client, folder, records, url)
+    return Prepared(url, client, machine, code_at_start, folder)
+
+
+def machine_info(client: OpenSearch) -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -344,7 +465,7 @@ def _machine(client: OpenSearch) -> dict[str, Any]:
 # arbitrary point of the HTTP client (which can leave its pool waiting forever).
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -368,7 +489,7 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
             return await main
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, _interrupt)
+            signal.signal(signal.SIGTERM, interrupt)
 
     try:
         return asyncio.run(guarded())
@@ -390,22 +511,31 @@ def main() -> None:
     args = parser.parse_args()
     if args.records < CHECKS or args.concurrency < 1 or args.duration <= 0:
         parser.error(f"need --records >= {CHECKS}, --concurrency >= 1 and --duration > 0")
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
-    url = f"http://{HOST}:{args.opensearch_port}"
-    client = OpenSearch(hosts=[url], timeout=120)
-    machine = _machine(client)
-    folder = _extract(args.records, args.data / f"api-{args.records}")
-    _ensure_alias(client, folder, args.records, url)
-    requests = _requests(folder)
+    prepared = prepare(args.records, args.opensearch_port, args.data)
+    url, client, folder = prepared.url, prepared.client, prepared.folder
+    requests = requests_of(folder)
     bodies = [json.dumps(r, ensure_ascii=False).encode() for r in requests]
 
-    with api_server(url, folder / "api.log") as base_url:
+    with api_server(url, folder / "api.log") as server:
         print(
-            f"API on {base_url}: {args.duration:.0f} s at concurrency {args.concurrency}",
+            f"API on {server.base_url}: {args.duration:.0f} s at concurrency {args.concurrency}",
             flush=True,
         )
-        samples = run_interruptible(measure_api(base_url, bodies, args.concurrency, args.duration))
+        load_before = load_average()
+        cpu_before: dict[str, float] = {}
+        samples = run_interruptible(
+            measure_api(
+                server.base_url,
+                bodies,
+                args.concurrency,
+                args.duration,
+                after_warmup=lambda: cpu_before.update(cpu_now(client, server.pid)),
+            )
+        )
+        cpu_used = cpu_since(cpu_before, client, server.pid)
+        load_after = load_average()
     api = summarise(*samples)
     print(
         f"direct OpenSearch: {args.direct_duration:.0f} s at concurrency {args.concurrency}",
@@ -443,6 +573,10 @@ def main() -> None:
             "errors_by_status": direct["errors_by_status"],
         },
         "api_p50_over_direct_p50": ratio,
+        "cpu_ms_per_check": {
+            name: round(seconds * 1000 / max(1, api["requests"]), 2)
+            for name, seconds in cpu_used.items()
+        },
         "targets": TARGETS,
         "targets_met": {
             "p99_ms": api["p99_ms"] <= TARGETS["p99_ms"],
@@ -450,17 +584,18 @@ def main() -> None:
             "errors": api["errors"] <= TARGETS["errors"],
             "ratio": ratio is not None and ratio <= TARGETS["ratio"],
         },
-        "machine": {**machine, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            **prepared.machine,
+            "load_average_before_api_load": load_before,
+            "load_average_after_api_load": load_after,
+            "load_average_at_end": load_average(),
+        },
+        "code": {"at_start": prepared.code_at_start, "at_end": code_version()},
+        "profiled": bool(os.environ.get(PROFILE_ENV)),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_script(main)
