@@ -155,7 +155,15 @@ def reindex_lock(
         with suppress(RequestError):
             client.indices.create(
                 index=LOCK_INDEX,
-                body={"settings": {"index": {"number_of_shards": 1, "hidden": True}}},
+                body={
+                    "settings": {
+                        "index": {
+                            "number_of_shards": 1,
+                            "auto_expand_replicas": "0-1",
+                            "hidden": True,
+                        }
+                    }
+                },
             )
     doc = {"holder": holder, "acquired_at": utc_now().isoformat()}
     try:
