@@ -26,6 +26,7 @@ LEVEL_BOOSTS: dict[str, float] = {
 READING_BOOST = 6.0
 KANJI_BOOST = 6.0
 COMPOSED_BOOST = 4.5
+EXACT_DATE_BOOST = 6.0
 FUZZY_BOOST = 3.0
 FORMER_FACTOR = 0.9
 SOURCE_FIELDS = [
@@ -146,12 +147,23 @@ def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[st
         "query": {
             "bool": {
                 "filter": [date_blocking_filter(check, window_days)],
-                "should": [
-                    _dis_max(surname_clauses),
-                    _dis_max(given_clauses),
-                    _dis_max(full_clauses),
+                "must": [
+                    {
+                        "bool": {
+                            "should": [
+                                _dis_max(surname_clauses),
+                                _dis_max(given_clauses),
+                                _dis_max(full_clauses),
+                            ],
+                            "minimum_should_match": 1,
+                        }
+                    }
                 ],
-                "minimum_should_match": 1,
+                # Among records whose names agree alike (a crowd of イトウ), the one keyed with
+                # the person's own birth date ranks first; it never retrieves on its own.
+                "should": [
+                    _term("birth_key", check.birth_date.key, EXACT_DATE_BOOST, "date:exact")
+                ],
             }
         },
     }
