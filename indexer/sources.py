@@ -126,6 +126,11 @@ class Record:
     line_number: int
     op: Op = "upsert"
 
+    @classmethod
+    def deletion(cls, record_id: str, line_number: int) -> Record:
+        """A delta line that removes a record: only its id matters."""
+        return cls(record_id, None, None, None, None, None, None, None, None, line_number, "delete")
+
     def __post_init__(self) -> None:
         if self.op == "upsert" and None in (
             self.name_kana,
@@ -415,19 +420,7 @@ def _record(row: dict[str, object], line_number: int, delta: bool) -> Record | Q
         record_id = _required(row, "record_id", code=True)
         op = _op(row, delta)
         if op == "delete":
-            return Record(
-                record_id=record_id,
-                name_kana=None,
-                name_kanji=None,
-                birth_date=None,
-                birth_date_raw=None,
-                gender=None,
-                pension_type=None,
-                employer_name=None,
-                address=None,
-                line_number=line_number,
-                op="delete",
-            )
+            return Record.deletion(record_id, line_number)
         name_kana = _required(row, "name_kana")
         # is_kana normalises first (width, hiragana, whitespace runs to one space), so
         # ﾔﾏﾀﾞ ﾊﾅｺ, ヤマダ　ハナコ and ヤマダハナコ pass; kanji, latin and digits do not.

@@ -37,9 +37,9 @@ SOURCE_FIELDS = [
     "given",
     "full",
     "given_suffixes",
-    "employer",
-    "address",
 ]
+REFERENCE_FIELDS = ["employer", "address"]
+"""Fetched only when the person gave reference information: they are the bulk of a hit."""
 
 
 def _term(field: str, value: str, boost: float, name: str) -> dict[str, Any]:
@@ -130,6 +130,7 @@ def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[st
     """The search body for one check."""
     names = check.names
     assert names.surname is not None and names.given is not None
+    has_reference = bool(check.check.employer_name or check.check.address)
     surname_clauses = _part_clauses("sur", names.surname, "sur")
     for index, former in enumerate(check.former_surnames):
         surname_clauses += _part_clauses("sur", former, f"former{index}", FORMER_FACTOR)
@@ -143,7 +144,7 @@ def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[st
     return {
         "size": size,
         "track_total_hits": False,
-        "_source": SOURCE_FIELDS,
+        "_source": SOURCE_FIELDS + (REFERENCE_FIELDS if has_reference else []),
         "query": {
             "bool": {
                 "filter": [date_blocking_filter(check, window_days)],

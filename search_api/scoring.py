@@ -8,6 +8,7 @@ waterfall of why a pair matched or not.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -78,14 +79,21 @@ class NameStats:
     total: int = 0
     surnames: Mapping[str, int] = field(default_factory=dict)
     given_names: Mapping[str, int] = field(default_factory=dict)
+    rarest_surname: int = 1
+    """The count of the rarest listed surname (an upper bound for every unlisted one)."""
+    rarest_given_name: int = 1
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> NameStats:
         stats = meta.get("name_stats") or {}
+        surnames = dict(stats.get("surnames", {}))
+        given_names = dict(stats.get("given_names", {}))
         return cls(
             total=int(stats.get("total", 0)),
-            surnames=dict(stats.get("surnames", {})),
-            given_names=dict(stats.get("given_names", {})),
+            surnames=surnames,
+            given_names=given_names,
+            rarest_surname=min(surnames.values(), default=1),
+            rarest_given_name=min(given_names.values(), default=1),
         )
 
 
@@ -197,20 +205,24 @@ def _best(levels: set[str], weights: Mapping[str, float]) -> tuple[str, float]:
 
 
 def _frequency_bits(
-    key: str, counts: Mapping[str, int], stats: NameStats, config: Mapping[str, float]
+    key: str,
+    counts: Mapping[str, int],
+    rarest: int,
+    stats: NameStats,
+    config: Mapping[str, float],
 ) -> float:
     if stats.total < config["min_total"]:
         return 0.0
     count = counts.get(key)
     if count is None:
         # Not among the most frequent names: at most as common as the rarest one listed.
-        count = min(counts.values(), default=1)
-        count = max(1, count // 2)
+        count = max(1, rarest // 2)
     share = count / stats.total
     bits = math.log2(config["reference_share"] / share)
     return max(config["min_bits"], min(config["max_bits"], bits))
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _normalise_reference(text: str) -> str:
     return LEGAL_FORMS.sub("", fold_kanji(unicodedata.normalize("NFKC", text)))
 
@@ -234,6 +246,7 @@ def _part_score(
     record: Mapping[str, Any],
     weights: Mapping[str, float],
     counts: Mapping[str, int],
+    rarest: int,
     stats: NameStats,
     config: MatchingConfig,
 ) -> tuple[str, float]:
@@ -245,7 +258,7 @@ def _part_score(
     )
     level, weight = _best(levels, weights)
     if level in FREQUENCY_ADJUSTED:
-        weight += _frequency_bits(record_key, counts, stats, config.frequency)
+        weight += _frequency_bits(record_key, counts, rarest, stats, config.frequency)
     return level, weight
 
 
@@ -257,20 +270,26 @@ def _name_contributions(
     sur, given = doc.get("sur"), doc.get("given")
     if sur and given:
         level, weight = _part_score(
-            names.surname, sur, config.surname, stats.surnames, stats, config
+            names.surname, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
         )
         if level == "none" and keys.check.gender == "F":
             weight = config.surname["none_female"]
         feature = "surname"
         for index, former in enumerate(keys.former_surnames):
             f_level, f_weight = _part_score(
-                former, sur, config.surname, stats.surnames, stats, config
+                former, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
             )
             f_weight -= config.surname["former_penalty"]
             if f_level != "none" and f_weight > weight:
                 level, weight, feature = f_level, f_weight, f"former_surname[{index}]"
         g_level, g_weight = _part_score(
-            names.given, given, config.given, stats.given_names, stats, config
+            names.given,
+            given,
+            config.given,
+            stats.given_names,
+            stats.rarest_given_name,
+            stats,
+            config,
         )
         return [
             Contribution(feature, level, weight),
