@@ -401,6 +401,18 @@ def kana_key(text: str, level: str) -> str:
     return kana_keys(text)[level]
 
 
+def single_deletions(key: str) -> tuple[str, ...]:
+    """Every distinct string left when one character of ``key`` is removed, in order.
+
+    Two strings within one edit (substitution, insertion, deletion or an adjacent swap) share a
+    member of ``{s} ∪ single_deletions(s)``, so one-kana slips are found with exact term
+    lookups instead of a fuzzy automaton walked over the whole term dictionary (a symmetric
+    deletion neighbourhood; a few pairs two edits apart share one too, and the scorer, which
+    measures the distance itself, drops them).
+    """
+    return tuple(dict.fromkeys(key[:i] + key[i + 1 :] for i in range(len(key))))
+
+
 # --- OpenSearch ---------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing
+from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing, single_deletions
 from analyzers.kanji import fold_kanji
 from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
 from analyzers.readings import ReadingDictionary
@@ -74,6 +74,19 @@ def part_keys(
         composed=composed_keys,
         readings_voiceless=frozenset(remove_voicing(r) for r in reading_keys | composed_keys),
     )
+
+
+ONE_EDIT_MIN_LENGTH = 3
+"""Shorter names are not searched for one-kana slips: every two-kana name is one edit from
+hundreds of others."""
+
+
+def one_edit_keys(orthographic: str) -> tuple[str, ...]:
+    """The deletion keys of a whole name (record side: ``full.deletions``; query side: looked
+    up in ``full.deletions`` and ``full.orthographic``)."""
+    if len(orthographic) < ONE_EDIT_MIN_LENGTH:
+        return ()
+    return single_deletions(orthographic)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class BuildOptions:
     chunk_size: int = 2000
     seed: int = 1
     green_timeout: int = 1800
+    merge_timeout: int = 3600
+    """Seconds the force-merge to one segment per shard may take (20M records: minutes)."""
 
 
 @dataclass
@@ -67,6 +69,7 @@ class BuildSummary:
     alias_moved: bool = False
     pruned: list[str] = field(default_factory=list)
     cleaned_up: list[str] = field(default_factory=list)
+    merge_seconds: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -236,11 +239,13 @@ def build_index(
         summary.quarantined += read.quarantined
         for reason, n in read.by_reason.items():
             summary.by_reason[reason] = summary.by_reason.get(reason, 0) + n
+        client.indices.refresh(index=index)
+        log("merging segments")
+        summary.merge_seconds = _merge_segments(client, index, options.merge_timeout)
         client.indices.put_settings(
             index=index,
             body={"index": {"refresh_interval": "1s", "number_of_replicas": options.replicas}},
         )
-        client.indices.refresh(index=index)
         _set_meta(client, index, {**stats.as_meta(), "state": "validating"})
         try:
             _run_gates(client, index, summary, options, sample.items, readings, live_count)
@@ -269,6 +274,20 @@ def build_index(
     summary.records_per_second = round(summary.read / summary.seconds, 1) if summary.seconds else 0
     _write_summary(quarantine_path, summary)
     return summary
+
+
+def _merge_segments(client: OpenSearch, index: str, timeout: int) -> float:
+    """Merge each shard of the finished index into one segment; returns the seconds it took.
+
+    The index is read-only until the next nightly build, and every check looks each of its
+    name keys up once per segment: a bulk load leaves ~15 segments per shard, and merging them
+    cut the cluster's time per check at 1M records from 14.7 ms to 4.4 ms
+    (bench/results/api_latency.json). Done before replicas exist, so it is merged only once.
+    """
+    started = time.monotonic()
+    client.indices.forcemerge(index=index, params={"max_num_segments": 1}, request_timeout=timeout)
+    client.indices.refresh(index=index)  # searches see the merged segment only after this
+    return round(time.monotonic() - started, 2)
 
 
 def _set_meta(client: OpenSearch, index: str, changes: dict[str, Any]) -> None:

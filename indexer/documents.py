@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzers.keys import PartKeys, record_name_keys
+from analyzers.keys import PartKeys, one_edit_keys, record_name_keys
 from analyzers.readings import ReadingDictionary
 from indexer.sources import Record
 
@@ -27,7 +27,7 @@ def _part(keys: PartKeys) -> dict[str, Any]:
 
 
 def record_document(record: Record, readings: ReadingDictionary) -> dict[str, Any]:
-    """The document stored for one upsert record (fields of ``mappings/records-v1.json``)."""
+    """The document stored for one upsert record (fields of ``mappings/records-v2.json``)."""
     assert record.name_kana is not None and record.birth_date is not None
     names = record_name_keys(record.name_kana, record.name_kanji, readings)
     birth = record.birth_date
@@ -37,6 +37,9 @@ def record_document(record: Record, readings: ReadingDictionary) -> dict[str, An
         "birth_key": birth.key,
         "full": _part(names.full),
     }
+    deletions = one_edit_keys(names.full.levels["orthographic"])
+    if deletions:
+        doc["full"]["deletions"] = list(deletions)
     day = birth.as_date()
     if day is not None:
         doc["birth_date"] = day.isoformat()

@@ -10,7 +10,7 @@ import json
 from importlib import resources
 from typing import Any
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 
 def load_mapping() -> dict[str, Any]:

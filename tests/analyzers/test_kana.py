@@ -20,6 +20,7 @@ from analyzers.kana import (
     kana_keys,
     normalize_kana,
     remove_voicing,
+    single_deletions,
 )
 
 
@@ -225,3 +226,39 @@ def test_match_at_a_level_implies_match_at_every_looser_level(a: str, b: str) ->
         matched = matched or keys_a[level] == keys_b[level]
         if matched:
             assert keys_a[level] == keys_b[level]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("", ()),
+        ("ア", ("",)),
+        ("サトウ", ("トウ", "サウ", "サト")),
+        ("ヤマモト", ("マモト", "ヤモト", "ヤマト", "ヤマモ")),
+        ("ササキ", ("サキ", "ササ")),  # the two サ give one key
+    ],
+)
+def test_single_deletions(key: str, expected: tuple[str, ...]) -> None:
+    assert single_deletions(key) == expected
+
+
+def _neighbourhood(key: str) -> set[str]:
+    return {key, *single_deletions(key)}
+
+
+_KANA = st.text(alphabet="アイウカキサシタトナ", min_size=1, max_size=8)
+
+
+@given(
+    _KANA, st.integers(min_value=0, max_value=7), st.sampled_from("アカサンー"), st.integers(0, 3)
+)
+def test_any_one_edit_shares_a_deletion_key(key: str, at: int, char: str, edit: int) -> None:
+    """Substitution, insertion, deletion and adjacent swap are all found by term lookups."""
+    i = at % len(key)
+    slipped = [
+        key[:i] + char + key[i + 1 :],
+        key[:i] + char + key[i:],
+        key[:i] + key[i + 1 :],
+        key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :],
+    ][edit]
+    assert _neighbourhood(key) & _neighbourhood(slipped)

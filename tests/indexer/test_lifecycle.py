@@ -228,3 +228,26 @@ def test_swap_waits_for_replicas(os_client: OpenSearch, alias: str, tmp_path: Pa
         _build(os_client, _write(tmp_path / "second.jsonl", _records(6)), alias,
                replicas=1, green_timeout=1)
     assert lifecycle.live_indices(os_client, alias) == [first.index]
+
+
+def test_finished_index_is_merged_to_one_segment_per_shard(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    from indexer.build import _merge_segments
+
+    scratch = f"{alias}-merge"
+    os_client.indices.create(index=scratch, body={"settings": {"number_of_shards": 1}})
+    for batch in range(3):  # three refreshes: three segments
+        for i in range(5):
+            os_client.index(index=scratch, id=f"{batch}-{i}", body={"n": i})
+        os_client.indices.refresh(index=scratch)
+    segments = os_client.indices.segments(index=scratch)["indices"][scratch]["shards"]["0"]
+    assert segments[0]["num_search_segments"] == 3
+    assert _merge_segments(os_client, scratch, timeout=60) >= 0
+    segments = os_client.indices.segments(index=scratch)["indices"][scratch]["shards"]["0"]
+    assert segments[0]["num_search_segments"] == 1
+
+    summary = _build(os_client, _write(tmp_path / "e.jsonl", _records(30)), alias, shards=2)
+    shards = os_client.indices.segments(index=summary.index)["indices"][summary.index]["shards"]
+    assert {s[0]["num_search_segments"] for s in shards.values()} <= {0, 1}
+    assert summary.merge_seconds >= 0
