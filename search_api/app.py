@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +17,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from opensearchpy import AsyncOpenSearch
+from orjson import dumps as json_dumps
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from mochinushi.settings import Settings
+from search_api.cluster_json import OrjsonSerializer
 from search_api.finder import Finder, SearchUnavailable, load_name_stats_async
-from search_api.logs import configure_logging, keyed_hash, log_event
+from search_api.logs import configure_logging, keyed_hash, log_event, log_request_event
 from search_api.metrics import (
     DEFAULT_ROUTES,
     METRICS_CONTENT_TYPE,
@@ -41,15 +41,14 @@ from search_api.models import (
     ReadinessOut,
     TokenResolutionOut,
 )
+from search_api.observe import ObserveRequests
 from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
 from search_api.scoring import Decision, MatchingConfig, NameStats
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
 from search_api.web_routes import WEB_ROUTES, add_web_routes
 
-MAX_BODY_BYTES = 16 * 1024
 RETRY_AFTER_SECONDS = 5
 RESPONSE_SIZE_CLASS = 2048
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 CHECK_DEADLINE_SECONDS = 4.0
 STATS_TTL_SECONDS = 60.0
 
@@ -72,6 +71,7 @@ class ServiceState:
     clock: Callable[[], dt.datetime]
     _stats: NameStats | None = None
     _stats_loaded_at: float = 0.0
+    _finder: Finder | None = None
     _stats_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def _stats_stale(self) -> bool:
@@ -90,13 +90,15 @@ class ServiceState:
                             raise SearchUnavailable("unreachable", type(error).__name__) from error
                     self._stats_loaded_at = time.monotonic()
         assert self._stats is not None
-        return Finder(
-            alias=self.settings.alias,
-            config=self.config,
-            readings=self.readings,
-            stats=self._stats,
-            request_timeout=self.settings.opensearch_timeout_seconds,
-        )
+        if self._finder is None or self._finder.stats is not self._stats:
+            self._finder = Finder(
+                alias=self.settings.alias,
+                config=self.config,
+                readings=self.readings,
+                stats=self._stats,
+                request_timeout=self.settings.opensearch_timeout_seconds,
+            )
+        return self._finder
 
 
 def token_ring(settings: Settings) -> TokenKeyRing:
@@ -118,11 +120,8 @@ def opensearch_client(settings: Settings) -> AsyncOpenSearch:
         max_retries=0,
         # The default pool of 10 would queue checks behind each other at peak concurrency.
         maxsize=64,
+        serializer=OrjsonSerializer(),
     )
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 async def _find_with_retry(state: ServiceState, request: ExistenceCheckIn) -> Decision:
@@ -161,7 +160,7 @@ class ApiResult:
     """Pad the JSON with trailing spaces to a multiple of this many bytes (0: no padding)."""
 
     def response(self) -> Response:
-        content = json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = json_dumps(self.body)
         if self.pad_to:
             # Found (a long token) and not found would otherwise differ in size on the wire,
             # telling an eavesdropper the answer; JSON ignores trailing whitespace.
@@ -207,7 +206,7 @@ async def run_existence_check(
         elif error.kind == "shard_failure":
             kind = "shard_failure"
         state.metrics.count_backend_error(kind)
-        log_event(
+        log_request_event(
             state.logger,
             "check.unavailable",
             level=logging.WARNING,
@@ -226,7 +225,7 @@ async def run_existence_check(
         )
     outcome: CheckOutcome = "found" if result.found else "not_found"
     state.metrics.count_check(outcome)
-    log_event(
+    log_request_event(
         state.logger,
         "check.completed",
         request_id=request_id,
@@ -235,7 +234,7 @@ async def run_existence_check(
     )
     return ApiResult(
         200,
-        ExistenceCheckOut(found=result.found, reference_token=token).model_dump(),
+        {"found": result.found, "reference_token": token},
         pad_to=RESPONSE_SIZE_CLASS,
     )
 
@@ -340,37 +339,7 @@ def create_app(
         state: ServiceState = app.state.service
         return state
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        state = service()
-        # A caller's request id is logged, so only a plain token is accepted from outside.
-        offered = request.headers.get("x-request-id", "")
-        request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = _error(413, "body_too_large", "The request body is too large.")
-        else:
-            response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        if template not in state.metrics.routes:
-            template = "unmatched"
-        state.metrics.observe_request(template, response.status_code, seconds)
-        response.headers["x-request-id"] = request_id
-        log_event(
-            state.logger,
-            "http.request",
-            request_id=request_id,
-            route=template,
-            status=response.status_code,
-            duration_ms=round(seconds * 1000, 2),
-        )
-        return response
+    app.add_middleware(ObserveRequests, service=service)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

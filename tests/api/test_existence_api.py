@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -274,3 +275,16 @@ def test_logs_and_metrics_carry_no_personal_data(api: TestClient, logs: io.Strin
 def test_serve_refuses_to_start_without_secret_outside_dev_mode(crafted_alias: str) -> None:
     with pytest.raises(ConfigurationError, match="MOCHINUSHI_TOKEN_SECRET"):
         create_app(_settings(crafted_alias, token_secret=None, dev_mode=False))
+
+
+def test_one_log_line_per_check_with_its_outcome_and_latency(
+    api: TestClient, logs: io.StringIO
+) -> None:
+    api.post("/v1/existence-checks", json=FOUND, headers={"x-request-id": "check-1"})
+    api.post("/v1/existence-checks", json={**FOUND, "gender": "X"}, headers={"x-request-id": "c-2"})
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    first, second = (line for line in lines if line["request_id"] in ("check-1", "c-2"))
+    assert first["event"] == "check.completed" and first["outcome"] == "found"
+    assert (first["route"], first["status"]) == ("/v1/existence-checks", 200)
+    assert first["duration_ms"] > 0 and first["candidates"] >= 1
+    assert (second["event"], second["status"]) == ("http.request", 422)

@@ -18,6 +18,8 @@ from search_api.logs import (
     configure_logging,
     keyed_hash,
     log_event,
+    log_request_event,
+    request_log,
 )
 
 
@@ -231,3 +233,35 @@ def test_keyed_hash_handles_non_ascii() -> None:
 def test_keyed_hash_requires_a_secret() -> None:
     with pytest.raises(ValueError):
         keyed_hash(b"", "203.0.113.7")
+
+
+def test_request_event_outside_a_request_is_a_line_of_its_own(stream: io.StringIO) -> None:
+    log_request_event(logging.getLogger(LOGGER_NAME), "check.completed", outcome="found")
+    [line] = lines(stream)
+    assert (line["event"], line["outcome"]) == ("check.completed", "found")
+
+
+def test_request_events_name_the_one_request_line(stream: io.StringIO) -> None:
+    logger = logging.getLogger(LOGGER_NAME)
+    with request_log() as line:
+        log_request_event(logger, "check.unavailable", level=logging.WARNING, error_kind="timeout")
+        log_request_event(logger, "check.completed", outcome="found")  # a second: its own line
+        assert len(lines(stream)) == 1
+        line.write(logger, request_id="r1", status=503)
+    first, second = lines(stream)
+    assert (first["event"], first["outcome"]) == ("check.completed", "found")
+    assert second["event"] == "check.unavailable" and second["level"] == "warning"
+    assert (second["error_kind"], second["request_id"], second["status"]) == ("timeout", "r1", 503)
+
+
+def test_request_events_are_checked_at_once(stream: io.StringIO) -> None:
+    with request_log(), pytest.raises(DisallowedLogField):
+        log_request_event(logging.getLogger(LOGGER_NAME), "check.completed", surname="ヤマダ")
+
+
+def test_a_request_line_without_events_is_the_access_line(stream: io.StringIO) -> None:
+    with request_log() as line:
+        pass
+    line.write(logging.getLogger(LOGGER_NAME), request_id="r2", status=200)
+    [written] = lines(stream)
+    assert (written["event"], written["request_id"]) == ("http.request", "r2")
