@@ -19,7 +19,9 @@ Writes ``bench/results/api_latency.json``. Needs the local node (``make opensear
 The load generator runs on the same machine as the API and the node and competes with them
 for CPU, so the numbers are an upper bound on latency for this box, not a capacity figure.
 ``cpu_ms_per_check`` says where the CPU went during the measured API loop: the API process
-(/proc/<pid>/stat), the node (``_nodes/stats/process``) and this process (the load generator).
+(/proc/<pid>/stat, also split into ``api_user`` and ``api_system``: on one box the kernel's
+loopback TCP work lands in the system part), the node (``_nodes/stats/process``) and this
+process (the load generator).
 Load averages and the commit measured are recorded with the results (the box is shared).
 
 Profiling the API: with ``MOCHINUSHI_BENCH_PROFILE=<file.prof>`` the API child runs under
@@ -64,7 +66,7 @@ from bench.benchlib import (  # noqa: E402
     code_version,
     load_average,
     opensearch_cpu_seconds,
-    proc_cpu_seconds,
+    proc_cpu_split,
     run_script,
     write_result,
 )
@@ -394,11 +396,15 @@ def _candidate_queries(client: OpenSearch, requests: list[dict[str, Any]]) -> li
 
 
 def cpu_now(client: OpenSearch, api_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the API process, the node and this process (the load generator)."""
+    """CPU seconds so far of the API process (also split into user and system time), the node
+    and this process (the load generator)."""
+    api_user, api_system = proc_cpu_split(api_pid) or (0.0, 0.0)
     return {
-        "api": proc_cpu_seconds(api_pid) or 0.0,
+        "api": api_user + api_system,
         "opensearch": opensearch_cpu_seconds(client),
         "load_generator": time.process_time(),
+        "api_user": api_user,
+        "api_system": api_system,
     }
 
 
