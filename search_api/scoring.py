@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
-from rapidfuzz.fuzz import partial_ratio
+from rapidfuzz.fuzz import partial_ratio, ratio
 
 from analyzers.dates import BirthDate, classify_date_difference
 from analyzers.kanji import fold_kanji
@@ -227,11 +227,27 @@ def _normalise_reference(text: str) -> str:
     return LEGAL_FORMS.sub("", fold_kanji(unicodedata.normalize("NFKC", text)))
 
 
-def _similar(a: str | None, b: str | None, minimum: float) -> bool:
+def _similar_address(a: str | None, b: str | None, minimum: float) -> bool:
+    """People remember the prefecture and city of an address, so a remembered prefix agrees."""
     if not a or not b:
         return False
     left, right = _normalise_reference(a), _normalise_reference(b)
     return bool(left and right) and partial_ratio(left, right) >= minimum
+
+
+def _similar_employer(a: str | None, b: str | None, minimum: float) -> bool:
+    """The whole name must agree (or one contain the other: 大西呉服 / 大西呉服店).
+
+    A partial ratio would let the trade word carry the match: 大和瓦斯 / 協和瓦斯 and
+    西田材木店 / 田原材木店 are different firms that share most of their characters.
+    """
+    if not a or not b:
+        return False
+    left, right = _normalise_reference(a), _normalise_reference(b)
+    if not left or not right:
+        return False
+    shorter, longer = sorted((left, right), key=len)
+    return (len(shorter) >= 2 and shorter in longer) or ratio(left, right) >= minimum
 
 
 def record_birth_date(birth_key: str) -> BirthDate:
@@ -323,12 +339,14 @@ def score_candidate(
     contributions.append(Contribution("gender", gender_level, config.gender[gender_level]))
     reference_agrees = False
     check = keys.check
-    if _similar(
+    if _similar_employer(
         check.employer_name, doc.get("employer"), config.reference["employer_min_similarity"]
     ):
         contributions.append(Contribution("employer", "agree", config.reference["employer_agree"]))
         reference_agrees = True
-    if _similar(check.address, doc.get("address"), config.reference["address_min_similarity"]):
+    if _similar_address(
+        check.address, doc.get("address"), config.reference["address_min_similarity"]
+    ):
         contributions.append(Contribution("address", "agree", config.reference["address_agree"]))
         reference_agrees = True
     total = round(sum(c.weight for c in contributions), 3)
