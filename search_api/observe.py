@@ -47,7 +47,7 @@ class ObserveRequests:
 
     def __init__(self, app: ASGIApp, service: Callable[[], Observed]) -> None:
         self.app = app
-        # Looked up per request: tests swap the state of a running app.
+        # Looked up per request, as the routes look it up, so both always see the same state.
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
