@@ -80,22 +80,25 @@ def _part_clauses(
                     }
                 }
             )
-    if keys.readings:
+    # A reading equal to the kana typed is already the orthographic clause, boosted higher.
+    readings = sorted(keys.readings - {orth})
+    if readings:
         # The person's kanji has a reading equal to what was keyed on the record.
         clauses.append(
             {
                 "terms": {
-                    f"{field}.orthographic": sorted(keys.readings),
+                    f"{field}.orthographic": readings,
                     "boost": READING_BOOST * factor,
                     "_name": f"{tag}:reading",
                 }
             }
         )
-    if keys.composed:
+    composed = sorted(keys.composed - {orth})
+    if composed:
         clauses.append(
             {
                 "terms": {
-                    f"{field}.orthographic": sorted(keys.composed),
+                    f"{field}.orthographic": composed,
                     "boost": COMPOSED_BOOST * factor,
                     "_name": f"{tag}:composed",
                 }
