@@ -422,19 +422,22 @@ def explain_command(
     text = Path(check[1:]).read_text(encoding="utf-8") if check.startswith("@") else check
     data = json.loads(text)
     request = ExistenceCheckIn.model_validate(data.get("request", data))
-    keys, body = finder.body(request.to_check())
+    keys, body = finder.body(request.to_check(), named=True)
     response = client.search(index=finder.alias, body=body)
-    retrieved = [h["_source"] for h in response["hits"]["hits"]]
+    hits = response["hits"]["hits"]
+    retrieved = [h["_source"] for h in hits]
     doc = next((d for d in retrieved if d["record_id"] == record), None)
     if doc is None:
-        hits = client.search(index=finder.alias, body={"query": {"term": {"record_id": record}}})
-        if not hits["hits"]["hits"]:
+        lookup = client.search(index=finder.alias, body={"query": {"term": {"record_id": record}}})
+        if not lookup["hits"]["hits"]:
             raise _fail(f"record {record} is not in {finder.alias}")
-        doc = hits["hits"]["hits"][0]["_source"]
+        doc = lookup["hits"]["hits"][0]["_source"]
         typer.echo("BLOCKING MISS: the record was not among the candidates of the query")
     else:
         rank = [d["record_id"] for d in retrieved].index(record) + 1
         typer.echo(f"retrieved: candidate {rank} of {len(retrieved)}")
+        clauses = sorted(hits[rank - 1].get("matched_queries", []))
+        typer.echo(f"retrieved by: {', '.join(clauses)}")
     score = score_candidate(keys, doc, finder.config, finder.stats)
     running = 0.0
     for c in score.contributions:

@@ -39,10 +39,13 @@ class Finder:
     stats: NameStats
     request_timeout: float = 2.0
 
-    def body(self, check: Check) -> tuple[CheckKeys, dict[str, Any]]:
+    def body(self, check: Check, named: bool = False) -> tuple[CheckKeys, dict[str, Any]]:
         keys = check_keys(check, self.readings)
         return keys, candidate_query(
-            keys, size=self.config.candidates, window_days=self.config.date_window_days
+            keys,
+            size=self.config.candidates,
+            window_days=self.config.date_window_days,
+            named=named,
         )
 
     def decide(self, keys: CheckKeys, response: Mapping[str, Any]) -> Decision:

@@ -4,7 +4,9 @@ Birth-date keys block (a filter: only records whose keyed date could be a slip o
 person's date are considered); name keys at every fold level retrieve and rank the
 plausible ones. Ranking here only has to get the owner into the top ``candidates``; the
 decision is made afterwards by the transparent scorer (``scoring.py``) on those few records.
-Every clause is named, so ``matched_queries`` shows which keys retrieved a record.
+With ``named=True`` (``mochinushi explain``) every clause is named, so ``matched_queries`` shows
+which keys retrieved a record; checks leave the names out, because OpenSearch then re-runs
+every named clause against every hit (about 45 % of the cluster's time per check).
 """
 
 from __future__ import annotations
@@ -45,23 +47,34 @@ REFERENCE_FIELDS = ["employer", "address"]
 """Fetched only when the person gave reference information: they are the bulk of a hit."""
 
 
-def _term(field: str, value: str, boost: float, name: str) -> dict[str, Any]:
-    return {"term": {field: {"value": value, "boost": boost, "_name": name}}}
+def _term(field: str, value: str, boost: float, name: str | None) -> dict[str, Any]:
+    term: dict[str, Any] = {"value": value, "boost": boost}
+    if name:
+        term["_name"] = name
+    return {"term": {field: term}}
+
+
+def _labelled(kind: str, body: dict[str, Any], name: str | None) -> dict[str, Any]:
+    return {kind: {**body, "_name": name} if name else body}
 
 
 def _part_clauses(
-    field: str, keys: PartKeys, tag: str, factor: float = 1.0
+    field: str, keys: PartKeys, tag: str, factor: float = 1.0, named: bool = False
 ) -> list[dict[str, Any]]:
     """Clauses matching one name part of the check against ``field`` (sur, given or full)."""
+
+    def label(what: str) -> str | None:
+        return f"{tag}:{what}" if named else None
+
     clauses: list[dict[str, Any]] = []
     for level, boost in LEVEL_BOOSTS.items():
         value = keys.levels.get(level)
         if value:
-            clauses.append(_term(f"{field}.{level}", value, boost * factor, f"{tag}:{level}"))
+            clauses.append(_term(f"{field}.{level}", value, boost * factor, label(level)))
     orth = keys.levels.get("orthographic", "")
     if orth:
         # The record's kanji has a dictionary reading equal to what the person typed.
-        clauses.append(_term(f"{field}.readings", orth, READING_BOOST * factor, f"{tag}:reading"))
+        clauses.append(_term(f"{field}.readings", orth, READING_BOOST * factor, label("reading")))
         # One slip clause, on the whole name, finds a slip in either part (per-part clauses
         # doubled the cost of every check for no extra recall). Deletion keys are exact term
         # lookups; the fuzzy query they replace walked the term dictionary of every segment and
@@ -69,43 +82,30 @@ def _part_clauses(
         deletions = one_edit_keys(orth) if field == "full" else ()
         if deletions:
             clauses.append(
-                {
-                    "bool": {
+                _labelled(
+                    "bool",
+                    {
                         "should": [
                             {"terms": {"full.deletions": [orth, *deletions]}},
                             {"terms": {"full.orthographic": list(deletions)}},
                         ],
                         "boost": ONE_EDIT_BOOST * factor,
-                        "_name": f"{tag}:one_edit",
-                    }
-                }
+                    },
+                    label("one_edit"),
+                )
             )
     # A reading equal to the kana typed is already the orthographic clause, boosted higher.
     readings = sorted(keys.readings - {orth})
     if readings:
         # The person's kanji has a reading equal to what was keyed on the record.
-        clauses.append(
-            {
-                "terms": {
-                    f"{field}.orthographic": readings,
-                    "boost": READING_BOOST * factor,
-                    "_name": f"{tag}:reading",
-                }
-            }
-        )
+        body = {f"{field}.orthographic": readings, "boost": READING_BOOST * factor}
+        clauses.append(_labelled("terms", body, label("reading")))
     composed = sorted(keys.composed - {orth})
     if composed:
-        clauses.append(
-            {
-                "terms": {
-                    f"{field}.orthographic": composed,
-                    "boost": COMPOSED_BOOST * factor,
-                    "_name": f"{tag}:composed",
-                }
-            }
-        )
+        body = {f"{field}.orthographic": composed, "boost": COMPOSED_BOOST * factor}
+        clauses.append(_labelled("terms", body, label("composed")))
     if keys.kanji:
-        clauses.append(_term(f"{field}.kanji", keys.kanji, KANJI_BOOST * factor, f"{tag}:kanji"))
+        clauses.append(_term(f"{field}.kanji", keys.kanji, KANJI_BOOST * factor, label("kanji")))
     return clauses
 
 
@@ -132,21 +132,24 @@ def date_blocking_filter(check: CheckKeys, window_days: int) -> dict[str, Any]:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[str, Any]:
-    """The search body for one check."""
+def candidate_query(
+    check: CheckKeys, *, size: int, window_days: int, named: bool = False
+) -> dict[str, Any]:
+    """The search body for one check (``named``: label every clause, for explaining)."""
     names = check.names
     assert names.surname is not None and names.given is not None
     has_reference = bool(check.check.employer_name or check.check.address)
-    surname_clauses = _part_clauses("sur", names.surname, "sur")
+    surname_clauses = _part_clauses("sur", names.surname, "sur", named=named)
     for index, former in enumerate(check.former_surnames):
-        surname_clauses += _part_clauses("sur", former, f"former{index}", FORMER_FACTOR)
-    given_clauses = _part_clauses("given", names.given, "given")
-    full_clauses = _part_clauses("full", names.full, "full")
+        surname_clauses += _part_clauses("sur", former, f"former{index}", FORMER_FACTOR, named)
+    given_clauses = _part_clauses("given", names.given, "given", named=named)
+    full_clauses = _part_clauses("full", names.full, "full", named=named)
     for index, full in enumerate(check.former_full_names):
-        full_clauses += _part_clauses("full", full, f"formerfull{index}", FORMER_FACTOR)
+        full_clauses += _part_clauses("full", full, f"formerfull{index}", FORMER_FACTOR, named)
     suffix = names.given.levels.get("orthographic")
     if suffix:
-        full_clauses.append(_term("given_suffixes", suffix, 4.0, "given_suffix"))
+        label = "given_suffix" if named else None
+        full_clauses.append(_term("given_suffixes", suffix, 4.0, label))
     return {
         "size": size,
         "track_total_hits": False,
@@ -169,7 +172,12 @@ def candidate_query(check: CheckKeys, *, size: int, window_days: int) -> dict[st
                 # Among records whose names agree alike (a crowd of イトウ), the one keyed with
                 # the person's own birth date ranks first; it never retrieves on its own.
                 "should": [
-                    _term("birth_key", check.birth_date.key, EXACT_DATE_BOOST, "date:exact")
+                    _term(
+                        "birth_key",
+                        check.birth_date.key,
+                        EXACT_DATE_BOOST,
+                        "date:exact" if named else None,
+                    )
                 ],
             }
         },

@@ -82,6 +82,8 @@ def test_explain_shows_the_waterfall_and_the_verdict(crafted_alias: str, tmp_pat
     )
     assert result.exit_code == 0, result.output
     assert "retrieved: candidate" in result.output
+    retrieved_by = next(line for line in result.output.splitlines() if "retrieved by:" in line)
+    assert "given:orthographic" in retrieved_by and "date:exact" in retrieved_by
     assert "given_name" in result.output and "orthographic" in result.output
     assert "FOUND" in result.output
 
