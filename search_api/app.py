@@ -22,7 +22,7 @@ from orjson import dumps as json_dumps
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from mochinushi.settings import Settings
 from search_api.cluster_json import OrjsonSerializer
-from search_api.finder import Finder, SearchUnavailable, load_name_stats_async
+from search_api.finder import Finder, SearchUnavailable, index_meta, load_name_stats_async
 from search_api.logs import configure_logging, keyed_hash, log_event, log_request_event
 from search_api.metrics import (
     DEFAULT_ROUTES,
@@ -85,6 +85,11 @@ class ServiceState:
                 if self._stats_stale():
                     try:
                         self._stats = await load_name_stats_async(self.client, self.settings.alias)
+                    except SearchUnavailable:
+                        # An index this code cannot query is never searched, not even with
+                        # the statistics of the index served before it.
+                        self._stats = None
+                        raise
                     except Exception as error:
                         if self._stats is None:
                             raise SearchUnavailable("unreachable", type(error).__name__) from error
@@ -398,6 +403,14 @@ def create_app(
             return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
+        try:
+            index_meta(await state.client.indices.get_mapping(index=state.settings.alias))
+        except SearchUnavailable:
+            return JSONResponse(
+                {"ready": False, "reason": "index mapping version not supported"}, status_code=503
+            )
+        except Exception:
+            return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)
         try:
             # A closed or red index still has its alias; only a search proves it answers.
             await state.client.count(index=state.settings.alias)

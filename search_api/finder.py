@@ -16,6 +16,7 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from analyzers.readings import ReadingDictionary
+from mappings import MAPPING_VERSION
 from search_api.checks import Check, CheckKeys, check_keys
 from search_api.query import candidate_query
 from search_api.scoring import Decision, MatchingConfig, NameStats, decide
@@ -98,13 +99,27 @@ def classify_error(error: Exception) -> SearchUnavailable:
     return SearchUnavailable("other", type(error).__name__)
 
 
+def index_meta(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``_meta`` of the index behind an alias, refused unless this code can query it.
+
+    The query looks fields up by name: against an index of another mapping version (say, after
+    a rollback past a mapping change) a missing field silently matches nothing, and checks
+    would say "not found" for records that are there.
+    """
+    meta: Mapping[str, Any] = next(iter(mapping.values()))["mappings"].get("_meta", {})
+    version = meta.get("mapping_version")
+    if version != MAPPING_VERSION:
+        raise SearchUnavailable(
+            "mapping_version",
+            f"the index has mapping version {version}, this code queries version "
+            f"{MAPPING_VERSION}",
+        )
+    return meta
+
+
 def load_name_stats(client: OpenSearch, alias: str) -> NameStats:
-    mapping = client.indices.get_mapping(index=alias)
-    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
-    return NameStats.from_meta(meta)
+    return NameStats.from_meta(index_meta(client.indices.get_mapping(index=alias)))
 
 
 async def load_name_stats_async(client: AsyncOpenSearch, alias: str) -> NameStats:
-    mapping = await client.indices.get_mapping(index=alias)
-    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
-    return NameStats.from_meta(meta)
+    return NameStats.from_meta(index_meta(await client.indices.get_mapping(index=alias)))

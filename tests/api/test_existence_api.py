@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from mappings import MAPPING_VERSION
 from mochinushi.settings import Settings
 from search_api.app import ConfigurationError, create_app
 
@@ -223,13 +224,36 @@ def test_missing_alias_is_503(os_client: Any) -> None:
         assert client.get("/readyz").json()["ready"] is False
 
 
+def test_index_of_another_mapping_version_is_never_searched(
+    os_client: Any, unique_name: str
+) -> None:
+    """After a rollback past a mapping change, checks are 503, not silent "not found"s."""
+    index = f"{unique_name}-old"
+    os_client.indices.create(
+        index=index,
+        body={
+            "mappings": {"_meta": {"mapping_version": MAPPING_VERSION - 1}},
+            "aliases": {unique_name: {}},
+        },
+    )
+    try:
+        with TestClient(create_app(_settings(unique_name))) as client:
+            response = client.post("/v1/existence-checks", json=NOT_FOUND)
+            assert response.status_code == 503 and "found" not in response.json()
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["reason"] == "index mapping version not supported"
+    finally:
+        os_client.indices.delete(index=index)
+
+
 class ShardFailureClient:
     """Fault injection: a cluster that answers with a failed shard."""
 
     class indices:
         @staticmethod
         async def get_mapping(index: str) -> dict[str, Any]:
-            return {"i": {"mappings": {"_meta": {}}}}
+            return {"i": {"mappings": {"_meta": {"mapping_version": MAPPING_VERSION}}}}
 
     async def search(self, **_: Any) -> dict[str, Any]:
         return {
