@@ -261,7 +261,8 @@ def serve_command(
         application = create_app(settings)
     except ConfigurationError as error:
         raise _fail(str(error)) from None
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    # The API logs every request itself (one JSON line with the request id and outcome).
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command("synth")
