@@ -37,6 +37,7 @@ __all__ = [
     "fold_long_vowels",
     "fold_old_kana",
     "is_kana",
+    "is_normalized_kana",
     "kana_key",
     "kana_keys",
     "normalize_kana",
@@ -238,8 +239,21 @@ _NORMALIZED_CHAR: Final = _CharTable(_normalize_char)
 _KATAKANA_NORMALIZED_CHAR: Final = _CharTable(lambda char: _normalize_char(jaconv.hira2kata(char)))
 
 
+# What a valid kana name is made of once normalised: the letters of ``_is_katakana_letter``,
+# ー and spaces. Each is a composed starter that NFKC keeps and the character tables map to
+# itself, so such text is already normalised: name parts and whole names are passed on in this
+# form and would otherwise be normalised again for every key.
+_KANA_NAME_CHARS: Final = re.compile(f"[ァ-ヺㇰ-ㇿ{_LONG_VOWEL_MARK} ]*")
+
+
 def _normalized_chars(text: str) -> str:
     """``normalize_kana`` up to, not including, collapsing the spaces."""
+    if _KANA_NAME_CHARS.fullmatch(text):
+        return text
+    return _normalize_chars_fully(text)
+
+
+def _normalize_chars_fully(text: str) -> str:
     if "\u309b" in text or "\u309c" in text:
         text = text.translate(_SPACING_TO_COMBINING_MARKS)
     text = unicodedata.normalize("NFKC", text)
@@ -262,9 +276,16 @@ def normalize_kana(text: str) -> str:
 
 def is_kana(text: str) -> bool:
     """Input validation: after normalisation only katakana, ー and spaces, and some katakana."""
-    normalized = normalize_kana(text)
-    return any(_is_katakana_letter(char) for char in normalized) and all(
-        _is_katakana_letter(char) or char in (_LONG_VOWEL_MARK, " ") for char in normalized
+    return is_normalized_kana(normalize_kana(text))
+
+
+def is_normalized_kana(normalized: str) -> bool:
+    """``is_kana`` of a string that ``normalize_kana`` returned (the indexer normalises once)."""
+    # A regex over the whole string instead of a Python loop per character: this runs for
+    # every record of an extract. strip() leaves something only if a letter is present.
+    return (
+        _KANA_NAME_CHARS.fullmatch(normalized) is not None
+        and normalized.strip(f"{_LONG_VOWEL_MARK} ") != ""
     )
 
 
@@ -340,8 +361,9 @@ def fold_long_vowels(text: str) -> str:
     """
     # ー first becomes the vowel it stands for (ニシー → ニシイ, ケーコ → ケイコ, オーノ → オウノ),
     # so that it meets the spelled-out form wherever the lengthening rules keep that vowel.
-    spelled = _SPELLED_LONG_VOWEL.sub(_spell_long_vowel, text)
-    return _LENGTHENING_RUNS.sub("", spelled.replace(_LONG_VOWEL_MARK, ""))
+    if _LONG_VOWEL_MARK in text:
+        text = _SPELLED_LONG_VOWEL.sub(_spell_long_vowel, text).replace(_LONG_VOWEL_MARK, "")
+    return _LENGTHENING_RUNS.sub("", text)
 
 
 def remove_voicing(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing, single_deletions
 from analyzers.kanji import fold_kanji
-from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
+from analyzers.names import given_name_suffixes, split_kanji_name, split_normalized_kana_name
 from analyzers.readings import ReadingDictionary
 
 READING_LEVEL = "orthographic"
@@ -65,6 +65,8 @@ def part_keys(
     composed: frozenset[str] = frozenset(),
 ) -> PartKeys:
     folded = _fold_kanji(kanji) if kanji else None
+    if not readings and not composed:  # most parts: no reading sets to build
+        return PartKeys(levels=_levels(kana or ""), kanji=folded or None)
     reading_keys = _reading_keys(readings)
     composed_keys = _reading_keys(composed) - reading_keys
     return PartKeys(
@@ -99,24 +101,39 @@ class NameKeys:
     can still reach a record keyed without a space."""
 
 
+# A record's surname and given name each recur across thousands of records (a 1M extract has
+# ~39,000 distinct surnames with their kanji), so their keys, readings included, are memoised
+# whole; the whole name is mostly unique and is keyed afresh.
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _surname_keys(kana: str, kanji: str | None, readings: ReadingDictionary) -> PartKeys:
+    return part_keys(kana, kanji, readings.surname_readings(kanji) if kanji else frozenset())
+
+
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _given_name_keys(kana: str, kanji: str | None, readings: ReadingDictionary) -> PartKeys:
+    return part_keys(kana, kanji, readings.given_name_readings(kanji) if kanji else frozenset())
+
+
 def record_name_keys(
-    name_kana: str, name_kanji: str | None, readings: ReadingDictionary
+    name_kana: str,
+    name_kanji: str | None,
+    readings: ReadingDictionary,
+    *,
+    normalized_kana: str | None = None,
 ) -> NameKeys:
-    """Keys of a ledger record's name as keyed (one string, usually with a space)."""
-    parts = split_kana_name(name_kana)
+    """Keys of a ledger record's name as keyed (one string, usually with a space).
+
+    ``normalized_kana`` is ``normalize_kana(name_kana)`` when the caller has it already (the
+    indexer computed it to validate the record).
+    """
+    if normalized_kana is None:
+        normalized_kana = normalize_kana(name_kana)
+    parts = split_normalized_kana_name(normalized_kana)
     sur_kanji, given_kanji = split_kanji_name(name_kanji) if name_kanji else (None, None)
     surname = given = None
     if parts.surname is not None and parts.given is not None:
-        surname = part_keys(
-            parts.surname,
-            sur_kanji,
-            readings.surname_readings(sur_kanji) if sur_kanji else frozenset(),
-        )
-        given = part_keys(
-            parts.given,
-            given_kanji,
-            readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
-        )
+        surname = _surname_keys(parts.surname, sur_kanji, readings)
+        given = _given_name_keys(parts.given, given_kanji, readings)
     full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
     # Whole-name readings only matter for a record keyed without a space: a split record is
     # matched part by part (and the dictionary search over split points is the costly bit).
@@ -128,7 +145,7 @@ def record_name_keys(
     if surname is None:
         # Cut first, then fold: a long-vowel fold cannot see where the given name starts.
         suffixes = tuple(
-            dict.fromkeys(kana_key(s, "orthographic") for s in given_name_suffixes(parts.full))
+            dict.fromkeys(_levels(s)["orthographic"] for s in given_name_suffixes(parts.full))
         )
     return NameKeys(surname=surname, given=given, full=full, given_suffixes=suffixes)
 

@@ -14,7 +14,13 @@ from typing import Final
 
 from analyzers.kana import SMALL_KANA, normalize_kana
 
-__all__ = ["NameParts", "given_name_suffixes", "split_kana_name", "split_kanji_name"]
+__all__ = [
+    "NameParts",
+    "given_name_suffixes",
+    "split_kana_name",
+    "split_kanji_name",
+    "split_normalized_kana_name",
+]
 
 # A given name cannot start with a small kana or ー (ョウコ is not a name), so suffixes
 # starting with one are cut in the middle of a mora and are not offered.
@@ -40,7 +46,11 @@ def split_kana_name(name_kana: str) -> NameParts:
     Further spaces belong to the given name and are removed (サトウ ハナ コ → サトウ | ハナコ).
     Never raises.
     """
-    normalized = normalize_kana(name_kana)
+    return split_normalized_kana_name(normalize_kana(name_kana))
+
+
+def split_normalized_kana_name(normalized: str) -> NameParts:
+    """``split_kana_name`` of a name that ``normalize_kana`` returned (not normalised again)."""
     full = normalized.replace(" ", "")
     surname, space, given = normalized.partition(" ")
     if not space:

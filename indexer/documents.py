@@ -29,7 +29,12 @@ def _part(keys: PartKeys) -> dict[str, Any]:
 def record_document(record: Record, readings: ReadingDictionary) -> dict[str, Any]:
     """The document stored for one upsert record (fields of ``mappings/records-v2.json``)."""
     assert record.name_kana is not None and record.birth_date is not None
-    names = record_name_keys(record.name_kana, record.name_kanji, readings)
+    names = record_name_keys(
+        record.name_kana,
+        record.name_kanji,
+        readings,
+        normalized_kana=record.name_kana_normalized,
+    )
     birth = record.birth_date
     doc: dict[str, Any] = {
         "record_id": record.record_id,

@@ -16,6 +16,7 @@ from analyzers.kana import (
     fold_long_vowels,
     fold_old_kana,
     is_kana,
+    is_normalized_kana,
     kana_key,
     kana_keys,
     normalize_kana,
@@ -262,3 +263,56 @@ def test_any_one_edit_shares_a_deletion_key(key: str, at: int, char: str, edit: 
         key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :],
     ][edit]
     assert _neighbourhood(key) & _neighbourhood(slipped)
+
+
+# --- the shortcuts the indexer takes must not change any key -----------------------------------
+
+# Every character a normalised kana name may hold: katakana letters, small katakana of the
+# extension block, ー and the space.
+NAME_CHARS = [chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)]
+NAME_CHARS += [chr(c) for c in range(ord("ㇰ"), ord("ㇿ") + 1)] + ["ー", " "]
+
+
+def test_normalised_name_characters_are_left_as_they_are() -> None:
+    """Normalised text is not normalised again: that is exact only because each character and
+    each pair (NFKC composes only adjacent characters) comes out of the full pass unchanged."""
+    from analyzers.kana import _normalize_chars_fully
+
+    for a in NAME_CHARS:
+        assert _normalize_chars_fully(a) == a
+        for b in NAME_CHARS:
+            assert _normalize_chars_fully(a + b) == a + b
+
+
+def _is_kana_reference(text: str) -> bool:
+    """``is_kana`` as first written: one loop per character."""
+
+    def letter(char: str) -> bool:
+        return "ァ" <= char <= "ヺ" or "ㇰ" <= char <= "ㇿ"
+
+    normalized = normalize_kana(text)
+    return any(letter(c) for c in normalized) and all(
+        letter(c) or c in ("ー", " ") for c in normalized
+    )
+
+
+def test_is_kana_agrees_with_the_reference_on_every_character() -> None:
+    for code_point in range(0x3000, 0x3200):
+        char = chr(code_point)
+        for text in (char, "ア" + char, char + " ー"):
+            assert is_kana(text) is _is_kana_reference(text), repr(text)
+
+
+@given(st.one_of(st.text(), kana_soup, st.text(alphabet="".join(NAME_CHARS) + "ゝヽ゛\u3000ｰ")))
+def test_is_kana_agrees_with_the_reference(text: str) -> None:
+    assert is_kana(text) is _is_kana_reference(text)
+    assert is_normalized_kana(normalize_kana(text)) is is_kana(text)
+
+
+@given(st.one_of(st.text(), kana_soup))
+def test_long_vowel_fold_without_a_long_vowel_mark(text: str) -> None:
+    """``fold_long_vowels`` skips spelling out ー when there is none; same result."""
+    from analyzers.kana import _LENGTHENING_RUNS, _SPELLED_LONG_VOWEL, _spell_long_vowel
+
+    spelled = _SPELLED_LONG_VOWEL.sub(_spell_long_vowel, text).replace("ー", "")
+    assert fold_long_vowels(text) == _LENGTHENING_RUNS.sub("", spelled)

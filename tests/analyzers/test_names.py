@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzers.kana import kana_key
-from analyzers.names import NameParts, given_name_suffixes, split_kana_name, split_kanji_name
+from analyzers.kana import kana_key, normalize_kana
+from analyzers.names import (
+    NameParts,
+    given_name_suffixes,
+    split_kana_name,
+    split_kanji_name,
+    split_normalized_kana_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +67,8 @@ def test_never_raise(text: str, min_len: int, max_len: int) -> None:
     split_kanji_name(text)
     for suffix in given_name_suffixes(text, min_len, max_len):
         assert min_len <= len(suffix) <= max_len
+
+
+@given(st.text())
+def test_split_of_a_normalised_name_is_the_split_of_the_name(text: str) -> None:
+    assert split_normalized_kana_name(normalize_kana(text)) == split_kana_name(text)
