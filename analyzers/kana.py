@@ -432,7 +432,7 @@ def single_deletions(key: str) -> tuple[str, ...]:
     deletion neighbourhood; a few pairs two edits apart share one too, and the scorer, which
     measures the distance itself, drops them).
     """
-    return tuple(dict.fromkeys(key[:i] + key[i + 1 :] for i in range(len(key))))
+    return tuple(dict.fromkeys([key[:i] + key[i + 1 :] for i in range(len(key))]))
 
 
 # --- OpenSearch ---------------------------------------------------------------------------------

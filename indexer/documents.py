@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzers.dates import BirthDate
 from analyzers.keys import PartKeys, one_edit_keys, record_name_keys
 from analyzers.readings import ReadingDictionary
 from indexer.sources import Record
@@ -26,6 +28,14 @@ def _part(keys: PartKeys) -> dict[str, Any]:
     return part
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _birth_fields(birth: BirthDate) -> tuple[str, str | None]:
+    """(birth_key, ISO date or None): the same few ten thousand dates recur in every extract
+    (the reader shares one BirthDate per keyed value, so this is mostly a lookup)."""
+    day = birth.as_date()
+    return birth.key, day.isoformat() if day is not None else None
+
+
 def record_document(record: Record, readings: ReadingDictionary) -> dict[str, Any]:
     """The document stored for one upsert record (fields of ``mappings/records-v2.json``)."""
     assert record.name_kana is not None and record.birth_date is not None
@@ -35,19 +45,18 @@ def record_document(record: Record, readings: ReadingDictionary) -> dict[str, An
         readings,
         normalized_kana=record.name_kana_normalized,
     )
-    birth = record.birth_date
+    birth_key, birth_date = _birth_fields(record.birth_date)
     doc: dict[str, Any] = {
         "record_id": record.record_id,
         "gender": record.gender,
-        "birth_key": birth.key,
+        "birth_key": birth_key,
         "full": _part(names.full),
     }
     deletions = one_edit_keys(names.full.levels["orthographic"])
     if deletions:
         doc["full"]["deletions"] = list(deletions)
-    day = birth.as_date()
-    if day is not None:
-        doc["birth_date"] = day.isoformat()
+    if birth_date is not None:
+        doc["birth_date"] = birth_date
     if names.surname is not None and names.given is not None:
         doc["sur"] = _part(names.surname)
         doc["given"] = _part(names.given)
