@@ -7,9 +7,10 @@ End to end = ``mochinushi index`` in a child process (read, validate, normalise,
 alias swap); its peak RSS is the child's ``VmHWM`` (/proc/<pid>/status), polled every 50 ms
 while it runs (``getrusage(RUSAGE_CHILDREN)`` would report this benchmark's own peak, which
 holds the generated extract: see ``bench.benchlib.proc_status_kib``).
-Raw = the same documents, built beforehand and serialised, sent with the same chunk size and
-the same number of requests in flight as ``BulkLoader`` to a fresh index with the same bulk
-settings; only the sending is timed.
+Raw = the same documents, built beforehand and serialised, sent with the same chunk size, the
+same number of requests in flight and the same response filter as ``BulkLoader`` to a fresh
+index with the same bulk settings; only the sending is timed. End to end also force-merges the
+finished index (``end_to_end_merge_seconds``), which raw does not.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from bench.benchlib import (  # noqa: E402
     write_result,
 )
 from indexer.documents import record_document  # noqa: E402
-from indexer.load import BulkLoader  # noqa: E402
+from indexer.load import BULK_RESPONSE_FIELDS, BulkLoader  # noqa: E402
 from indexer.sources import Record, read_extract  # noqa: E402
 from mappings import index_body  # noqa: E402
 from relevance.synth import SynthConfig, generate, write_synth_set  # noqa: E402
@@ -69,7 +70,7 @@ def _end_to_end(path: Path, alias: str, url: str, client: OpenSearch) -> dict[st
     process = subprocess.Popen(
         [sys.executable, "-m", "mochinushi", "index", str(path)],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # the build summary (a few hundred bytes), read once it exits
     )
     peak_kib = 0
     while True:
@@ -83,8 +84,11 @@ def _end_to_end(path: Path, alias: str, url: str, client: OpenSearch) -> dict[st
     seconds = time.monotonic() - started
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, process.args)
+    assert process.stdout is not None
+    summary = json.loads(process.stdout.read())
     return {
         "seconds": round(seconds, 2),
+        "merge_seconds": summary["merge_seconds"],
         "peak_rss_mb": round(peak_kib / 1024, 1),
         "indexer_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "opensearch_cpu_seconds": round(opensearch_cpu_seconds(client) - node_cpu, 1),
@@ -114,7 +118,9 @@ def _raw_bulk(client: OpenSearch, chunks: list[bytes], index: str) -> dict[str, 
     client.indices.create(index=index, body=body)
 
     def send(chunk: bytes) -> None:
-        response = client.bulk(body=chunk, index=index, request_timeout=120)
+        response = client.bulk(
+            body=chunk, index=index, request_timeout=120, filter_path=BULK_RESPONSE_FIELDS
+        )
         if response["errors"]:
             raise RuntimeError("raw bulk had item errors")
 
@@ -161,6 +167,7 @@ def main() -> None:
         "records": args.records,
         "end_to_end_seconds": e2e["seconds"],
         "end_to_end_records_per_second": round(args.records / e2e["seconds"], 1),
+        "end_to_end_merge_seconds": e2e["merge_seconds"],
         "indexer_peak_rss_mb": e2e["peak_rss_mb"],
         "raw_bulk_seconds": round(raw_seconds, 2),
         "raw_bulk_records_per_second": round(args.records / raw_seconds, 1),

@@ -28,7 +28,7 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 # What ``_send`` reads of a bulk response: the whole response repeats index, id, version, shard
 # counts and sequence numbers for every item, about ten times the bytes to build and parse.
-_RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type"
+BULK_RESPONSE_FIELDS = "errors,items.*.status,items.*.error.type"
 
 
 class TransientBulkError(RuntimeError):
@@ -136,7 +136,7 @@ class BulkLoader:
                     body=_body(pending),
                     index=self.index,
                     request_timeout=120,
-                    filter_path=_RESPONSE_FIELDS,
+                    filter_path=BULK_RESPONSE_FIELDS,
                 )
                 # Without errors every item succeeded (a delete of a missing id is no error).
                 retry_later: list[Action] = []
