@@ -258,7 +258,7 @@ def serve_command(
     if alias:
         settings = settings.model_copy(update={"alias": alias})
     try:
-        application = create_app(settings)
+        application = create_app(settings, freeze_startup_objects=True)
     except ConfigurationError as error:
         raise _fail(str(error)) from None
     # The API logs every request itself (one JSON line with the request id and outcome).

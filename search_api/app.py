@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import hmac
 import logging
 import time
@@ -310,7 +311,9 @@ def create_app(
     readings: ReadingDictionary | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     log_stream: Any = None,
+    freeze_startup_objects: bool = False,
 ) -> FastAPI:
+    """The application; ``freeze_startup_objects`` is for a serving process (``serve``)."""
     settings = settings or Settings()
     ring = token_ring(settings)
     rate = parse_rate_limit(settings.rate_limit)
@@ -318,6 +321,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if freeze_startup_objects:
+            # The ~90,000 objects of the imported libraries never become garbage, yet every
+            # full collection walked them: 30-80 ms of CPU each, about once a second under
+            # load, straight into p99. Frozen, a full collection walks only what came later;
+            # and a check's garbage is freed by reference counting, so the young generation
+            # is collected every 20,000 allocations instead of every 700
+            # (bench/api_latency.py: p99 85-127 → 56-91 ms on a busy box).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(20_000, 50, 100)
         yield
         await app.state.service.client.close()
 
