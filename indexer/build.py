@@ -124,23 +124,27 @@ _GC_YOUNG_THRESHOLD = 100_000
 def _rare_collections() -> Iterator[None]:
     """Run the load with the cyclic garbage collector mostly out of the way.
 
-    Each record allocates a few dozen containers, and the chunks waiting to be sent hold tens of
-    thousands of them, so at the default threshold the collector runs every few dozen records
-    and, every so often, walks every object of the process (modules, dictionary, key caches).
-    That cost ~15 µs per record, a quarter of the indexer's CPU, to find nothing: documents are
-    acyclic and freed by reference counting. What exists before the load is frozen (never
-    walked again), and young collections are ~140 times rarer; memory stays bounded because
-    cycles are still collected.
+    Each record allocates a few dozen containers, so at the default threshold the collector runs
+    every few dozen records and, every so often, walks every object of the process (modules,
+    dictionary, key caches). That cost ~15 µs per record at 100k, a fifth of the indexer's CPU,
+    to find nothing: documents are acyclic and freed by reference counting. What exists before
+    the load is frozen (never walked again), and young collections are ~140 times rarer; memory
+    stays bounded because cycles are still collected.
     """
-    gc.collect()
-    gc.freeze()
+    # A process that froze objects itself (a server before forking) keeps its own freeze:
+    # unfreezing afterwards would undo it too.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.collect()
+        gc.freeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 def _load(
