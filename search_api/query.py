@@ -44,6 +44,8 @@ SOURCE_FIELDS = [
     "full",
     "given_suffixes",
 ]
+SOURCE_EXCLUDES = ["full.deletions"]
+"""Looked up, never compared by the scorer: a third of a hit's bytes."""
 REFERENCE_FIELDS = ["employer", "address"]
 """Fetched only when the person gave reference information: they are the bulk of a hit."""
 
@@ -159,7 +161,10 @@ def candidate_query(
     return {
         "size": size,
         "track_total_hits": False,
-        "_source": SOURCE_FIELDS + (REFERENCE_FIELDS if has_reference else []),
+        "_source": {
+            "includes": SOURCE_FIELDS + (REFERENCE_FIELDS if has_reference else []),
+            "excludes": SOURCE_EXCLUDES,
+        },
         "query": {
             "bool": {
                 "filter": [date_blocking_filter(check, window_days)],

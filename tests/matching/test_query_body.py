@@ -49,3 +49,10 @@ def test_readings_equal_to_the_typed_kana_are_not_sent_twice() -> None:
     body = json.dumps(candidate_query(keys, size=30, window_days=30), ensure_ascii=False)
     assert '"sur.orthographic": ["アライ"]' not in body
     assert '"sur.orthographic": {"value": "アライ"' in body
+
+
+def test_hits_leave_the_deletion_keys_behind() -> None:
+    keys = check_keys(CHECK, default_reading_dictionary())
+    source = candidate_query(keys, size=30, window_days=30)["_source"]
+    assert "full.deletions" in source["excludes"]
+    assert "full" in source["includes"] and "employer" not in source["includes"]
