@@ -548,8 +548,12 @@ class LocalCluster:
         _wait_for_health(
             started,
             f"wait_for_status=green&wait_for_nodes={size}&timeout=2s",
+            # A node joins the cluster before its HTTP port is bound: green with all nodes is
+            # not yet "every node answers", which is what callers (and `status`) expect.
             lambda health: (
-                health.get("status") == "green" and health.get("number_of_nodes") == size
+                health.get("status") == "green"
+                and health.get("number_of_nodes") == size
+                and all(member._ours_answering() for member, _ in started)
             ),
             f"green with {size} nodes",
         )
