@@ -52,6 +52,7 @@ class IndexVersion:
     created: str
     state: str
     live: bool
+    mapping_version: int | None = None
 
 
 def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
@@ -70,7 +71,17 @@ def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
             docs = int(client.count(index=name)["count"])
         except Exception:
             docs = -1
-        versions.append(IndexVersion(name, docs, created, meta.get("state", "?"), name in live))
+        version = meta.get("mapping_version")
+        versions.append(
+            IndexVersion(
+                name,
+                docs,
+                created,
+                meta.get("state", "?"),
+                name in live,
+                int(version) if version is not None else None,
+            )
+        )
     return sorted(versions, key=lambda v: v.name, reverse=True)
 
 
@@ -125,8 +136,16 @@ def rollback(client: OpenSearch, alias: str) -> str:
     ]
     if not older:
         raise GateFailed("no previous index is kept to roll back to")
-    swap_alias(client, alias, older[0].name)
-    return older[0].name
+    target = older[0]
+    if target.mapping_version != MAPPING_VERSION:
+        # The API refuses to search it (a missing field would silently match nothing), so
+        # moving the alias would take the service down rather than back.
+        raise GateFailed(
+            f"{target.name} has mapping version {target.mapping_version} and this code "
+            f"queries version {MAPPING_VERSION}: roll the code back with it, or rebuild"
+        )
+    swap_alias(client, alias, target.name)
+    return target.name
 
 
 def mapping_version(client: OpenSearch, index: str) -> int | None:

@@ -227,6 +227,7 @@ def indices_command(alias: AliasOption = None) -> None:
     for v in list_versions(_sync_client(settings), alias or settings.alias):
         typer.echo(
             f"{'*' if v.live else ' '} {v.name}  docs={v.docs}  created={v.created}  {v.state}"
+            f"  mapping=v{v.mapping_version}"
         )
 
 

@@ -148,6 +148,23 @@ def test_rollback_and_retention(os_client: OpenSearch, alias: str, tmp_path: Pat
     assert int(os_client.count(index=alias)["count"]) == 7
 
 
+def test_rollback_refuses_an_index_of_another_mapping_version(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    first = _build(os_client, _write(tmp_path / "a.jsonl", _records(5)), alias)
+    second = _build(os_client, _write(tmp_path / "b.jsonl", _records(6)), alias)
+    old_meta = {"state": "ready", "mapping_version": lifecycle.MAPPING_VERSION - 1}
+    mapping = os_client.indices.get_mapping(index=first.index)[first.index]["mappings"]
+    os_client.indices.put_mapping(
+        index=first.index, body={"_meta": {**mapping["_meta"], **old_meta}}
+    )
+    versions = {v.name: v.mapping_version for v in lifecycle.list_versions(os_client, alias)}
+    assert versions[first.index] == lifecycle.MAPPING_VERSION - 1
+    with pytest.raises(lifecycle.GateFailed, match="mapping version"):
+        lifecycle.rollback(os_client, alias)
+    assert lifecycle.live_indices(os_client, alias) == [second.index]
+
+
 def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
     os_client: OpenSearch, alias: str, tmp_path: Path
 ) -> None:
@@ -225,8 +242,13 @@ def test_swap_waits_for_replicas(os_client: OpenSearch, alias: str, tmp_path: Pa
     first = _build(os_client, _write(tmp_path / "first.jsonl", _records(5)), alias)
     # One node cannot hold a replica: the build must not go live on a yellow index.
     with pytest.raises(lifecycle.GateFailed, match="replicas"):
-        _build(os_client, _write(tmp_path / "second.jsonl", _records(6)), alias,
-               replicas=1, green_timeout=1)
+        _build(
+            os_client,
+            _write(tmp_path / "second.jsonl", _records(6)),
+            alias,
+            replicas=1,
+            green_timeout=1,
+        )
     assert lifecycle.live_indices(os_client, alias) == [first.index]
 
 
