@@ -153,7 +153,11 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     record_voiceless = record.get("voiceless") or ""
     if record_voiceless and record_voiceless in check.readings_voiceless:
         levels.add("reading_voiceless")
-    if _one_edit(check_orth, record_orth):
+    # A slip is made on the kana as keyed, and the long-vowel fold can double it
+    # (サトウ/サチウ: one kana apart, but サト/サチウ after folding), so either level counts.
+    if _one_edit(check_orth, record_orth) or _one_edit(
+        check.levels.get("exact", ""), str(record.get("exact") or "")
+    ):
         levels.add("one_edit")
     return levels
 
