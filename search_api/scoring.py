@@ -23,6 +23,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import partial_ratio, ratio
 
 from analyzers.dates import BirthDate, classify_date_difference
+from analyzers.kana import remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.keys import PartKeys
 from search_api.checks import CheckKeys
@@ -153,11 +154,15 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     record_voiceless = record.get("voiceless") or ""
     if record_voiceless and record_voiceless in check.readings_voiceless:
         levels.add("reading_voiceless")
+    # 四つ仮名 fold ヅ to ズ, which hides a dropped 濁点 (カツミ keyed カヅミ): compare the kana
+    # as keyed too.
+    check_exact = check.levels.get("exact", "")
+    record_exact = str(record.get("exact") or "")
+    if check_exact and record_exact and remove_voicing(check_exact) == remove_voicing(record_exact):
+        levels.add("voiceless")
     # A slip is made on the kana as keyed, and the long-vowel fold can double it
     # (サトウ/サチウ: one kana apart, but サト/サチウ after folding), so either level counts.
-    if _one_edit(check_orth, record_orth) or _one_edit(
-        check.levels.get("exact", ""), str(record.get("exact") or "")
-    ):
+    if _one_edit(check_orth, record_orth) or _one_edit(check_exact, record_exact):
         levels.add("one_edit")
     return levels
 

@@ -28,3 +28,17 @@ def test_one_edit_on_either_the_keyed_or_the_folded_kana(
 ) -> None:
     levels = part_levels(part_keys(typed, None), _record(keyed))
     assert ("one_edit" in levels) is one_edit, levels
+
+
+@pytest.mark.parametrize(
+    ("typed", "keyed", "voiceless"),
+    [
+        ("カツミ", "カヅミ", True),  # the 四つ仮名 fold (ヅ → ズ) must not hide the 濁点
+        ("ミチコ", "ミヂコ", True),
+        ("ハナコ", "バナコ", True),
+        ("カツミ", "カズミ", False),  # another name, not a dropped 濁点
+    ],
+)
+def test_voicing_differences_on_the_kana_as_keyed(typed: str, keyed: str, voiceless: bool) -> None:
+    levels = part_levels(part_keys(typed, None), _record(keyed))
+    assert ("voiceless" in levels) is voiceless, levels
