@@ -23,7 +23,13 @@ from orjson import dumps as json_dumps
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from mochinushi.settings import Settings
 from search_api.cluster_json import OrjsonSerializer
-from search_api.finder import Finder, SearchUnavailable, index_meta, load_name_stats_async
+from search_api.finder import (
+    Finder,
+    SearchUnavailable,
+    ServedIndex,
+    resolve_served_index,
+    served_index,
+)
 from search_api.logs import configure_logging, keyed_hash, log_event, log_request_event
 from search_api.metrics import (
     DEFAULT_ROUTES,
@@ -44,7 +50,7 @@ from search_api.models import (
 )
 from search_api.observe import ObserveRequests
 from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
-from search_api.scoring import Decision, MatchingConfig, NameStats
+from search_api.scoring import Decision, MatchingConfig
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
 from search_api.web_routes import WEB_ROUTES, add_web_routes
 
@@ -70,38 +76,46 @@ class ServiceState:
     logger: logging.Logger
     hash_key: bytes
     clock: Callable[[], dt.datetime]
-    _stats: NameStats | None = None
-    _stats_loaded_at: float = 0.0
+    _served: ServedIndex | None = None
+    _served_at: float = 0.0
     _finder: Finder | None = None
-    _stats_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _served_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def _stats_stale(self) -> bool:
-        return self._stats is None or time.monotonic() - self._stats_loaded_at > STATS_TTL_SECONDS
+    def _served_stale(self) -> bool:
+        return self._served is None or time.monotonic() - self._served_at > STATS_TTL_SECONDS
+
+    def forget_served_index(self) -> None:
+        """The next check resolves the alias again (its index is gone, or was never found)."""
+        self._served = None
 
     async def finder(self) -> Finder:
-        if self._stats_stale():
-            async with self._stats_lock:
+        if self._served_stale():
+            async with self._served_lock:
                 # Checked again under the lock: the checks that queued behind the one reload
                 # must not each reload again (that stalled every check once a minute).
-                if self._stats_stale():
+                if self._served_stale():
                     try:
-                        self._stats = await load_name_stats_async(self.client, self.settings.alias)
+                        self._served = await resolve_served_index(
+                            self.client, self.settings.alias
+                        )
                     except SearchUnavailable:
-                        # An index this code cannot query is never searched, not even with
-                        # the statistics of the index served before it.
-                        self._stats = None
+                        # An index this code cannot query is never searched, not even the one
+                        # served before it: the alias says it is no longer the one to serve.
+                        self._served = None
                         raise
                     except Exception as error:
-                        if self._stats is None:
+                        # The cluster did not answer: keep searching the index already checked.
+                        if self._served is None:
                             raise SearchUnavailable("unreachable", type(error).__name__) from error
-                    self._stats_loaded_at = time.monotonic()
-        assert self._stats is not None
-        if self._finder is None or self._finder.stats is not self._stats:
+                    self._served_at = time.monotonic()
+        served = self._served
+        assert served is not None
+        if self._finder is None or self._finder.stats is not served.stats:
             self._finder = Finder(
-                alias=self.settings.alias,
+                alias=served.names,
                 config=self.config,
                 readings=self.readings,
-                stats=self._stats,
+                stats=served.stats,
                 request_timeout=self.settings.opensearch_timeout_seconds,
             )
         return self._finder
@@ -148,7 +162,11 @@ async def _find_with_retry(state: ServiceState, request: ExistenceCheckIn) -> De
             last = SearchUnavailable("timeout")
         except SearchUnavailable as error:
             last = error
-            if error.kind not in ("timeout", "unreachable", "shard_failure"):
+            if error.kind == "no_index":
+                # The index resolved earlier was deleted (an old version pruned after a
+                # swap): resolve the alias again and retry once.
+                state.forget_served_index()
+            elif error.kind not in ("timeout", "unreachable", "shard_failure"):
                 break
         if attempt == 0:
             await asyncio.sleep(0.05)
@@ -417,11 +435,14 @@ def create_app(
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
         try:
-            index_meta(await state.client.indices.get_mapping(index=state.settings.alias))
-        except SearchUnavailable:
-            return JSONResponse(
-                {"ready": False, "reason": "index mapping version not supported"}, status_code=503
+            served_index(await state.client.indices.get_mapping(index=state.settings.alias))
+        except SearchUnavailable as error:
+            reason = (
+                "index mapping version not supported"
+                if error.kind == "mapping_version"
+                else "alias missing"
             )
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         except Exception:
             return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)
         try:

@@ -99,27 +99,46 @@ def classify_error(error: Exception) -> SearchUnavailable:
     return SearchUnavailable("other", type(error).__name__)
 
 
-def index_meta(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``_meta`` of the index behind an alias, refused unless this code can query it.
+@dataclass(frozen=True)
+class ServedIndex:
+    """The concrete indices an alias serves at one moment, checked queryable, with their stats.
 
-    The query looks fields up by name: against an index of another mapping version (say, after
-    a rollback past a mapping change) a missing field silently matches nothing, and checks
-    would say "not found" for records that are there.
+    Checks search these names, not the alias: were the alias moved to an index of another
+    mapping version, a check sent to the alias would run there before anything noticed, and
+    a field that index lacks silently matches nothing ("not found" for records that are
+    there). A moved alias is picked up, and checked, at the next reload.
     """
-    meta: Mapping[str, Any] = next(iter(mapping.values()))["mappings"].get("_meta", {})
-    version = meta.get("mapping_version")
-    if version != MAPPING_VERSION:
-        raise SearchUnavailable(
-            "mapping_version",
-            f"the index has mapping version {version}, this code queries version "
-            f"{MAPPING_VERSION}",
-        )
-    return meta
+
+    names: str
+    """Comma-separated concrete index names (the form OpenSearch's ``index`` parameter takes)."""
+    stats: NameStats
+
+
+def served_index(mapping: Mapping[str, Any]) -> ServedIndex:
+    """From a ``GET <alias>/_mapping`` response: every index behind the alias must be queryable
+    by this code; the name statistics come from the newest one."""
+    for body in mapping.values():
+        version = body["mappings"].get("_meta", {}).get("mapping_version")
+        if version != MAPPING_VERSION:
+            raise SearchUnavailable(
+                "mapping_version",
+                f"an index has mapping version {version}, this code queries version "
+                f"{MAPPING_VERSION}",
+            )
+    if not mapping:
+        raise SearchUnavailable("no_index", "the alias serves no index")
+    names = sorted(mapping)
+    meta = mapping[names[-1]]["mappings"].get("_meta", {})
+    return ServedIndex(names=",".join(names), stats=NameStats.from_meta(meta))
 
 
 def load_name_stats(client: OpenSearch, alias: str) -> NameStats:
-    return NameStats.from_meta(index_meta(client.indices.get_mapping(index=alias)))
+    return served_index(client.indices.get_mapping(index=alias)).stats
 
 
-async def load_name_stats_async(client: AsyncOpenSearch, alias: str) -> NameStats:
-    return NameStats.from_meta(index_meta(await client.indices.get_mapping(index=alias)))
+async def resolve_served_index(client: AsyncOpenSearch, alias: str) -> ServedIndex:
+    try:
+        mapping = await client.indices.get_mapping(index=alias)
+    except NotFoundError as error:
+        raise SearchUnavailable("no_index", "the alias serves no index") from error
+    return served_index(mapping)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -245,6 +247,89 @@ def test_index_of_another_mapping_version_is_never_searched(
             assert ready.json()["reason"] == "index mapping version not supported"
     finally:
         os_client.indices.delete(index=index)
+
+
+def test_alias_moved_to_another_mapping_version_under_a_running_api(
+    os_client: Any, unique_name: str, tmp_path: Any
+) -> None:
+    """Checks keep to the index they checked; the moved alias is refused at the next reload."""
+    from analyzers.readings import default_reading_dictionary
+    from indexer.build import BuildOptions, build_index
+    from search_api import app as app_module
+
+    extract = tmp_path / "e.jsonl"
+    extract.write_text(
+        json.dumps(
+            {
+                "record_id": "R1",
+                "name_kana": "ヤマダ ハナコ",
+                "birth_date": "1938-05-03",
+                "gender": "F",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    built = build_index(
+        os_client, extract, BuildOptions(alias=unique_name), default_reading_dictionary()
+    ).index
+    old = f"{unique_name}-old"
+    os_client.indices.create(
+        index=old, body={"mappings": {"_meta": {"mapping_version": MAPPING_VERSION - 1}}}
+    )
+    check = {
+        "surname_kana": "やまだ",
+        "given_name_kana": "はなこ",
+        "birth_date": "1938-05-03",
+        "gender": "F",
+    }
+    try:
+        app = create_app(_settings(unique_name))
+        with TestClient(app) as client:
+            assert client.post("/v1/existence-checks", json=check).json()["found"] is True
+            os_client.indices.update_aliases(
+                body={
+                    "actions": [
+                        {"remove": {"index": built, "alias": unique_name}},
+                        {"add": {"index": old, "alias": unique_name}},
+                    ]
+                }
+            )
+            # Until the next reload the checked index is searched, not the alias.
+            assert client.post("/v1/existence-checks", json=check).json()["found"] is True
+            app.state.service._served_at -= app_module.STATS_TTL_SECONDS + 1
+            refused = client.post("/v1/existence-checks", json=check)
+            assert refused.status_code == 503 and "found" not in refused.json()
+            os_client.indices.update_aliases(
+                body={
+                    "actions": [
+                        {"remove": {"index": old, "alias": unique_name}},
+                        {"add": {"index": built, "alias": unique_name}},
+                    ]
+                }
+            )
+            assert client.post("/v1/existence-checks", json=check).json()["found"] is True
+    finally:
+        for name in os_client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"):
+            os_client.indices.delete(index=name)
+        with contextlib.suppress(Exception):
+            os_client.delete(index=".mochinushi-locks", id=unique_name, refresh=True)
+
+
+def test_deleted_index_is_resolved_again(os_client: Any, crafted_alias: str) -> None:
+    """An index pruned after a swap answers 404: the alias is resolved again, no 503."""
+    app = create_app(_settings(crafted_alias))
+    with TestClient(app) as client:
+        assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 200
+        state = app.state.service
+        served = state._served
+        assert served is not None
+        state._served = dataclasses.replace(served, names="test-index-deleted-meanwhile")
+        state._finder = None
+        response = client.post("/v1/existence-checks", json=NOT_FOUND)
+        assert response.status_code == 200
+        assert state._served is not None and state._served.names == served.names
 
 
 class ShardFailureClient:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.opensearch
 async def test_concurrent_checks_share_one_stats_reload(
     crafted_alias: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = app_module.load_name_stats_async
+    real = app_module.resolve_served_index
     calls = 0
 
     async def counting(client: Any, alias: str) -> Any:
@@ -26,13 +26,13 @@ async def test_concurrent_checks_share_one_stats_reload(
         await asyncio.sleep(0.05)  # a slow reload makes the other checks queue on the lock
         return await real(client, alias)
 
-    monkeypatch.setattr(app_module, "load_name_stats_async", counting)
+    monkeypatch.setattr(app_module, "resolve_served_index", counting)
     app = create_app(Settings(alias=crafted_alias, rate_limit="off"))
     state = app.state.service
     try:
         await asyncio.gather(*(state.finder() for _ in range(16)))
         assert calls == 1
-        state._stats_loaded_at -= app_module.STATS_TTL_SECONDS + 1  # expire
+        state._served_at -= app_module.STATS_TTL_SECONDS + 1  # expire
         await asyncio.gather(*(state.finder() for _ in range(16)))
         assert calls == 2
     finally:

@@ -215,7 +215,7 @@ def bound_app(crafted_alias: str) -> None:
     global _catalogue
     state = APP.state.service
     state.settings = security_settings(crafted_alias)
-    state._stats = None
+    state.forget_served_index()
     _catalogue = _learn_catalogue(crafted_alias)
 
 
