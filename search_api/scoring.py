@@ -245,7 +245,7 @@ def _similar_address(a: str | None, b: str | None, minimum: float) -> bool:
 
 
 def _similar_employer(a: str | None, b: str | None, minimum: float) -> bool:
-    """The whole name must agree (or one contain the other: 大西呉服 / 大西呉服店).
+    """The whole name must agree (or start the other: 大西呉服 / 大西呉服店).
 
     A partial ratio would let the trade word carry the match: 大和瓦斯 / 協和瓦斯 and
     西田材木店 / 田原材木店 are different firms that share most of their characters.
@@ -256,7 +256,10 @@ def _similar_employer(a: str | None, b: str | None, minimum: float) -> bool:
     if not left or not right:
         return False
     shorter, longer = sorted((left, right), key=len)
-    return (len(shorter) >= 2 and shorter in longer) or ratio(left, right) >= minimum
+    # A remembered name cut short (大西呉服 / 大西呉服店) agrees; a trade word or a stem alone
+    # (瓦斯, 日本 in 日本製鉄) does not.
+    contained = longer.startswith(shorter) if len(shorter) >= 3 else False
+    return contained or ratio(left, right) >= minimum
 
 
 def record_birth_date(birth_key: str) -> BirthDate:

@@ -22,6 +22,11 @@ CONFIG = MatchingConfig.load()
         ("大和瓦斯", "㈱協和瓦斯", False),  # the trade word alone is not the firm
         ("西田材木店", "田原材木店有限会社", False),
         ("丸三通運", "木村染工場(有)", False),
+        ("瓦斯", "㈱協和瓦斯", False),  # a trade word alone
+        ("商店", "山田商店", False),
+        ("製作所", "株式会社日立製作所", False),
+        ("日本", "日本製鉄(株)", False),  # a stem alone
+        ("東芝", "東芝機械", False),
         ("", "大西呉服店", False),
         ("株式会社", "(株)大西呉服店", False),  # nothing left once the legal form goes
     ],
