@@ -368,6 +368,9 @@ def apply_delta(
         raise lifecycle.GateFailed(
             f"alias {options.alias} must serve exactly one index for a delta"
         )
+    # Documents of this code's mapping would be refused by another one's strict mapping while
+    # its deletions went through: a half-applied delta.
+    lifecycle.check_mapping_version(client, live[0])
     quarantine_path = options.quarantine_path or path.with_suffix(".quarantine.jsonl")
     summary = BuildSummary(index=live[0])
     read = ReadSummary()

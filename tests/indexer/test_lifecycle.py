@@ -165,6 +165,26 @@ def test_rollback_refuses_an_index_of_another_mapping_version(
     assert lifecycle.live_indices(os_client, alias) == [second.index]
 
 
+def test_delta_refuses_a_live_index_of_another_mapping_version(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    built = _build(os_client, _write(tmp_path / "a.jsonl", _records(5)), alias)
+    mapping = os_client.indices.get_mapping(index=built.index)[built.index]["mappings"]
+    old_meta = {**mapping["_meta"], "mapping_version": lifecycle.MAPPING_VERSION - 1}
+    os_client.indices.put_mapping(index=built.index, body={"_meta": old_meta})
+    delta = _write(
+        tmp_path / "d.csv",
+        [
+            "record_id,op,name_kana,birth_date,gender",
+            "R0,delete,,,",
+            "R9,upsert,ヤマダ ハナコ,1938-05-03,F",
+        ],
+    )
+    with pytest.raises(lifecycle.GateFailed, match="mapping version"):
+        apply_delta(os_client, delta, BuildOptions(alias=alias), default_reading_dictionary())
+    assert int(os_client.count(index=alias)["count"]) == 5, "nothing applied"
+
+
 def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
     os_client: OpenSearch, alias: str, tmp_path: Path
 ) -> None:
