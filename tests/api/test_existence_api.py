@@ -255,6 +255,7 @@ def test_alias_moved_to_another_mapping_version_under_a_running_api(
     """Checks keep to the index they checked; the moved alias is refused at the next reload."""
     from analyzers.readings import default_reading_dictionary
     from indexer.build import BuildOptions, build_index
+    from indexer.lifecycle import swap_alias
     from search_api import app as app_module
 
     extract = tmp_path / "e.jsonl"
@@ -288,27 +289,13 @@ def test_alias_moved_to_another_mapping_version_under_a_running_api(
         app = create_app(_settings(unique_name))
         with TestClient(app) as client:
             assert client.post("/v1/existence-checks", json=check).json()["found"] is True
-            os_client.indices.update_aliases(
-                body={
-                    "actions": [
-                        {"remove": {"index": built, "alias": unique_name}},
-                        {"add": {"index": old, "alias": unique_name}},
-                    ]
-                }
-            )
+            swap_alias(os_client, unique_name, old)
             # Until the next reload the checked index is searched, not the alias.
             assert client.post("/v1/existence-checks", json=check).json()["found"] is True
             app.state.service._served_at -= app_module.STATS_TTL_SECONDS + 1
             refused = client.post("/v1/existence-checks", json=check)
             assert refused.status_code == 503 and "found" not in refused.json()
-            os_client.indices.update_aliases(
-                body={
-                    "actions": [
-                        {"remove": {"index": old, "alias": unique_name}},
-                        {"add": {"index": built, "alias": unique_name}},
-                    ]
-                }
-            )
+            swap_alias(os_client, unique_name, built)
             assert client.post("/v1/existence-checks", json=check).json()["found"] is True
     finally:
         for name in os_client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"):
