@@ -36,6 +36,11 @@ class PartKeys:
     readings_voiceless: frozenset[str] = frozenset()
     """``readings`` and ``composed`` with 濁点 removed, computed once per check."""
 
+    @functools.cached_property
+    def exact_voiceless(self) -> str:
+        """The kana as keyed with 濁点 removed; computed on first use (the scorer's check side)."""
+        return remove_voicing(self.levels.get("exact", ""))
+
     @property
     def empty(self) -> bool:
         return not self.levels.get("exact")

@@ -23,7 +23,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
-from mappings import MAPPING_VERSION
+from mappings import MAPPING_VERSION, mapping_version_of
 
 LOCK_INDEX = ".mochinushi-locks"
 
@@ -71,7 +71,6 @@ def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
             docs = int(client.count(index=name)["count"])
         except Exception:
             docs = -1
-        version = meta.get("mapping_version")
         versions.append(
             IndexVersion(
                 name,
@@ -79,7 +78,7 @@ def list_versions(client: OpenSearch, alias: str) -> list[IndexVersion]:
                 created,
                 meta.get("state", "?"),
                 name in live,
-                int(version) if version is not None else None,
+                mapping_version_of(info),
             )
         )
     return sorted(versions, key=lambda v: v.name, reverse=True)
@@ -150,9 +149,7 @@ def rollback(client: OpenSearch, alias: str) -> str:
 
 def mapping_version(client: OpenSearch, index: str) -> int | None:
     mapping = client.indices.get_mapping(index=index)
-    meta = next(iter(mapping.values()))["mappings"].get("_meta", {})
-    version = meta.get("mapping_version")
-    return int(version) if version is not None else None
+    return mapping_version_of(next(iter(mapping.values())))
 
 
 def check_mapping_version(client: OpenSearch, index: str) -> None:

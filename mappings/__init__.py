@@ -7,10 +7,18 @@ a query written for one mapping never runs against an index built with another.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 MAPPING_VERSION = 2
+
+
+def mapping_version_of(index: Mapping[str, Any]) -> int | None:
+    """The mapping version of one index, from its entry in a ``_mapping`` or ``GET <index>``
+    response (``{"mappings": {"_meta": ...}}``); None when it carries none."""
+    version = index.get("mappings", {}).get("_meta", {}).get("mapping_version")
+    return int(version) if version is not None else None
 
 
 def load_mapping() -> dict[str, Any]:

@@ -95,9 +95,7 @@ class ServiceState:
                 # must not each reload again (that stalled every check once a minute).
                 if self._served_stale():
                     try:
-                        self._served = await resolve_served_index(
-                            self.client, self.settings.alias
-                        )
+                        self._served = await resolve_served_index(self.client, self.settings.alias)
                     except SearchUnavailable:
                         # An index this code cannot query is never searched, not even the one
                         # served before it: the alias says it is no longer the one to serve.

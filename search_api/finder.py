@@ -16,7 +16,7 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from analyzers.readings import ReadingDictionary
-from mappings import MAPPING_VERSION
+from mappings import MAPPING_VERSION, mapping_version_of
 from search_api.checks import Check, CheckKeys, check_keys
 from search_api.query import candidate_query
 from search_api.scoring import Decision, MatchingConfig, NameStats, decide
@@ -118,7 +118,7 @@ def served_index(mapping: Mapping[str, Any]) -> ServedIndex:
     """From a ``GET <alias>/_mapping`` response: every index behind the alias must be queryable
     by this code; the name statistics come from the newest one."""
     for body in mapping.values():
-        version = body["mappings"].get("_meta", {}).get("mapping_version")
+        version = mapping_version_of(body)
         if version != MAPPING_VERSION:
             raise SearchUnavailable(
                 "mapping_version",

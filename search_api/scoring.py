@@ -158,7 +158,7 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     # as keyed too.
     check_exact = check.levels.get("exact", "")
     record_exact = str(record.get("exact") or "")
-    if check_exact and record_exact and remove_voicing(check_exact) == remove_voicing(record_exact):
+    if check_exact and record_exact and check.exact_voiceless == remove_voicing(record_exact):
         levels.add("voiceless")
     # A slip is made on the kana as keyed, and the long-vowel fold can double it
     # (サトウ/サチウ: one kana apart, but サト/サチウ after folding), so either level counts.
