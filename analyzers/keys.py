@@ -8,11 +8,13 @@ kanji strings; OpenSearch stores them as ``keyword`` fields and the scorer compa
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analyzers.kana import kana_key, kana_keys, normalize_kana, remove_voicing, single_deletions
 from analyzers.kanji import fold_kanji
+from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
 from analyzers.names import given_name_suffixes, split_kanji_name, split_normalized_kana_name
 from analyzers.readings import ReadingDictionary
 
@@ -28,13 +30,17 @@ class PartKeys:
     levels: dict[str, str]
     """Kana key at each fold level of ``KANA_LEVELS`` (exact … confusable)."""
     readings: frozenset[str] = frozenset()
-    """Orthographic keys of every dictionary reading of the part's kanji."""
+    """Orthographic keys of every dictionary reading of the part's kanji (on the check side also
+    every reading the served index's records keyed that kanji with)."""
     kanji: str | None = None
     """Folded kanji (old forms → new) when the part was given in kanji."""
     composed: frozenset[str] = frozenset()
-    """Orthographic keys of character-by-character readings of the kanji (query side only)."""
+    """Orthographic keys of character-by-character readings of the kanji; without kanji, the
+    kana's co-readings learned from the ledger (query side only)."""
     readings_voiceless: frozenset[str] = frozenset()
-    """``readings`` and ``composed`` with 濁点 removed, computed once per check."""
+    """``readings`` with 濁点 removed, computed once per check. Not ``composed``: a reading built
+    character by character is a guess already, and 濁点 differing as well left no evidence
+    (春子 composed シュンコ met ジュンコ and outscored the composed level itself)."""
 
     @functools.cached_property
     def exact_voiceless(self) -> str:
@@ -79,7 +85,7 @@ def part_keys(
         readings=reading_keys,
         kanji=folded or None,
         composed=composed_keys,
-        readings_voiceless=frozenset(remove_voicing(r) for r in reading_keys | composed_keys),
+        readings_voiceless=frozenset(remove_voicing(r) for r in reading_keys),
     )
 
 
@@ -119,6 +125,38 @@ def _given_name_keys(kana: str, kanji: str | None, readings: ReadingDictionary) 
     return part_keys(kana, kanji, readings.given_name_readings(kanji) if kanji else frozenset())
 
 
+@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
+def split_kanji_by_kana(
+    name_kanji: str, surname_kana: str, given_kana: str, readings: ReadingDictionary
+) -> tuple[str | None, str | None]:
+    """(surname, given name) of a kanji name keyed without a space, cut where the record's own
+    kana split says; (None, None) when no single cut is borne out by the dictionary.
+
+    About one kanji name in five is keyed unsplit while its kana is split (上野正 / ウエノ マサシ).
+    Left whole, its given name has no kanji and no readings, so a check with the same 正 read
+    タダシ, or with マサシ and no kanji, finds nothing to agree with. A cut counts when the
+    surname side reads as the kana surname or the given-name side as the kana given name
+    (dictionary readings, compared after orthographic folding); the cut with the most
+    agreement wins, and a tie between cuts is left unsplit rather than guessed.
+    """
+    compact = "".join(unicodedata.normalize("NFKC", name_kanji).split())
+    surname_key = _reading_key(surname_kana)
+    given_key = _reading_key(given_kana)
+    best_cut, best_agreement, tied = 0, 0, False
+    for cut in range(1, len(compact)):
+        surname, given = compact[:cut], compact[cut:]
+        agreement = (surname_key in _reading_keys(readings.surname_readings(surname))) + (
+            given_key in _reading_keys(readings.given_name_readings(given))
+        )
+        if agreement > best_agreement:
+            best_cut, best_agreement, tied = cut, agreement, False
+        elif agreement and agreement == best_agreement:
+            tied = True
+    if not best_agreement or tied:
+        return None, None
+    return compact[:best_cut], compact[best_cut:]
+
+
 def record_name_keys(
     name_kana: str,
     name_kanji: str | None,
@@ -135,6 +173,10 @@ def record_name_keys(
         normalized_kana = normalize_kana(name_kana)
     parts = split_normalized_kana_name(normalized_kana)
     sur_kanji, given_kanji = split_kanji_name(name_kanji) if name_kanji else (None, None)
+    if name_kanji and sur_kanji is None and parts.surname is not None and parts.given is not None:
+        sur_kanji, given_kanji = split_kanji_by_kana(
+            name_kanji, parts.surname, parts.given, readings
+        )
     surname = given = None
     if parts.surname is not None and parts.given is not None:
         surname = _surname_keys(parts.surname, sur_kanji, readings)
@@ -161,20 +203,34 @@ def check_name_keys(
     surname_kanji: str | None,
     given_kanji: str | None,
     readings: ReadingDictionary,
+    ledger: LedgerReadings = NO_LEDGER_READINGS,
 ) -> NameKeys:
-    """Keys of a name as a person typed it (always in two parts)."""
-    surname = part_keys(
-        surname_kana,
-        surname_kanji,
-        readings.surname_readings(surname_kanji) if surname_kanji else frozenset(),
-        readings.composed_readings(surname_kanji) if surname_kanji else frozenset(),
-    )
-    given = part_keys(
-        given_kana,
-        given_kanji,
-        readings.given_name_readings(given_kanji) if given_kanji else frozenset(),
-        readings.composed_readings(given_kanji) if given_kanji else frozenset(),
-    )
+    """Keys of a name as a person typed it (always in two parts).
+
+    ``ledger`` holds the readings the served index's records were keyed with: they join the
+    dictionary's readings of typed kanji, and without kanji the kana's co-readings (other
+    readings of a kanji it is a reading of) are compared like composed readings.
+    """
+    if surname_kanji:
+        folded = _fold_kanji(surname_kanji)
+        surname_readings = readings.surname_readings(surname_kanji) | ledger.surname_readings(
+            folded
+        )
+        surname_composed = readings.composed_readings(surname_kanji)
+    else:
+        surname_readings = frozenset()
+        surname_composed = ledger.surname_co_readings(_levels(surname_kana)[READING_LEVEL])
+    if given_kanji:
+        folded = _fold_kanji(given_kanji)
+        given_readings = readings.given_name_readings(given_kanji) | ledger.given_name_readings(
+            folded
+        )
+        given_composed = readings.composed_readings(given_kanji)
+    else:
+        given_readings = frozenset()
+        given_composed = ledger.given_name_co_readings(_levels(given_kana)[READING_LEVEL])
+    surname = part_keys(surname_kana, surname_kanji, surname_readings, surname_composed)
+    given = part_keys(given_kana, given_kanji, given_readings, given_composed)
     full_kanji = (
         (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from analyzers.dates import BirthDate
 from analyzers.keys import PartKeys, one_edit_keys, record_name_keys
+from analyzers.ledger_readings import LedgerReadingCounter
 from analyzers.readings import ReadingDictionary
 from indexer.sources import Record
 
@@ -73,17 +74,20 @@ def record_document(record: Record, readings: ReadingDictionary) -> dict[str, An
 
 @dataclass
 class NameStatsCollector:
-    """Counts name keys while documents stream past (bounded by the number of distinct names)."""
+    """Counts name keys, and the readings each kanji was keyed with, while documents stream past
+    (bounded by the number of distinct names)."""
 
     total: int = 0
     surnames: Counter[str] = field(default_factory=Counter)
     given_names: Counter[str] = field(default_factory=Counter)
+    readings: LedgerReadingCounter = field(default_factory=LedgerReadingCounter)
 
     def add(self, doc: dict[str, Any]) -> None:
         self.total += 1
         if "sur" in doc:
             self.surnames[doc["sur"]["orthographic"]] += 1
             self.given_names[doc["given"]["orthographic"]] += 1
+            self.readings.add(doc["sur"], doc["given"])
 
     def as_meta(self, top: int = STATS_TOP_NAMES) -> dict[str, Any]:
         return {
@@ -91,5 +95,6 @@ class NameStatsCollector:
                 "total": self.total,
                 "surnames": dict(self.surnames.most_common(top)),
                 "given_names": dict(self.given_names.most_common(top)),
-            }
+            },
+            **self.readings.as_meta(),
         }

@@ -28,7 +28,6 @@ from search_api.finder import (
     SearchUnavailable,
     ServedIndex,
     resolve_served_index,
-    served_index,
 )
 from search_api.logs import configure_logging, keyed_hash, log_event, log_request_event
 from search_api.metrics import (
@@ -95,7 +94,9 @@ class ServiceState:
                 # must not each reload again (that stalled every check once a minute).
                 if self._served_stale():
                     try:
-                        self._served = await resolve_served_index(self.client, self.settings.alias)
+                        self._served = await resolve_served_index(
+                            self.client, self.settings.alias, self._served
+                        )
                     except SearchUnavailable:
                         # An index this code cannot query is never searched, not even the one
                         # served before it: the alias says it is no longer the one to serve.
@@ -433,7 +434,7 @@ def create_app(
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
         try:
-            served_index(await state.client.indices.get_mapping(index=state.settings.alias))
+            await resolve_served_index(state.client, state.settings.alias, state._served)
         except SearchUnavailable as error:
             reason = (
                 "index mapping version not supported"

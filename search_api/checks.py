@@ -8,6 +8,7 @@ from typing import Literal
 from analyzers.dates import BirthDate
 from analyzers.kana import normalize_kana
 from analyzers.keys import NameKeys, PartKeys, check_name_keys, part_keys
+from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
 from analyzers.readings import ReadingDictionary
 
 
@@ -44,13 +45,16 @@ class CheckKeys:
         return self.check.birth_date
 
 
-def check_keys(check: Check, readings: ReadingDictionary) -> CheckKeys:
+def check_keys(
+    check: Check, readings: ReadingDictionary, ledger: LedgerReadings = NO_LEDGER_READINGS
+) -> CheckKeys:
     names = check_name_keys(
         check.surname_kana,
         check.given_name_kana,
         check.surname_kanji,
         check.given_name_kanji,
         readings,
+        ledger,
     )
     formers = tuple(
         part_keys(

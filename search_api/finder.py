@@ -41,7 +41,7 @@ class Finder:
     request_timeout: float = 2.0
 
     def body(self, check: Check, named: bool = False) -> tuple[CheckKeys, dict[str, Any]]:
-        keys = check_keys(check, self.readings)
+        keys = check_keys(check, self.readings, self.stats.ledger_readings)
         return keys, candidate_query(
             keys,
             size=self.config.candidates,
@@ -136,9 +136,20 @@ def load_name_stats(client: OpenSearch, alias: str) -> NameStats:
     return served_index(client.indices.get_mapping(index=alias)).stats
 
 
-async def resolve_served_index(client: AsyncOpenSearch, alias: str) -> ServedIndex:
+async def resolve_served_index(
+    client: AsyncOpenSearch, alias: str, previous: ServedIndex | None = None
+) -> ServedIndex:
+    """The indices ``alias`` serves now; ``previous`` again when they are still the same ones.
+
+    The mapping carries the name statistics and learned readings (megabytes at 20 million
+    records), so it is fetched and parsed only when the alias has moved: a served index's
+    ``_meta`` is final once the build that wrote it has swapped the alias.
+    """
     try:
-        mapping = await client.indices.get_mapping(index=alias)
+        names = ",".join(sorted(await client.indices.get_alias(index=alias)))
+        if previous is not None and names == previous.names:
+            return previous
+        mapping = await client.indices.get_mapping(index=names or alias)
     except NotFoundError as error:
         raise SearchUnavailable("no_index", "the alias serves no index") from error
     return served_index(mapping)

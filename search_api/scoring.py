@@ -26,6 +26,7 @@ from analyzers.dates import BirthDate, classify_date_difference
 from analyzers.kana import remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.keys import PartKeys
+from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
 from search_api.checks import CheckKeys
 
 FREQUENCY_ADJUSTED = frozenset({"exact", "orthographic", "reading", "kanji"})
@@ -83,6 +84,8 @@ class NameStats:
     rarest_surname: int = 1
     """The count of the rarest listed surname (an upper bound for every unlisted one)."""
     rarest_given_name: int = 1
+    ledger_readings: LedgerReadings = NO_LEDGER_READINGS
+    """Readings each kanji was keyed with in this index (``analyzers/ledger_readings.py``)."""
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> NameStats:
@@ -95,6 +98,7 @@ class NameStats:
             given_names=given_names,
             rarest_surname=min(surnames.values(), default=1),
             rarest_given_name=min(given_names.values(), default=1),
+            ledger_readings=LedgerReadings.from_meta(meta),
         )
 
 

@@ -1,13 +1,16 @@
-"""analyzers.keys: the shortcut for parts without readings builds the same PartKeys."""
+"""analyzers.keys: the shortcut for parts without readings builds the same PartKeys; unsplit
+kanji names are cut where the kana split says."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from analyzers.kana import kana_keys, remove_voicing
 from analyzers.kanji import fold_kanji
-from analyzers.keys import PartKeys, part_keys
+from analyzers.keys import PartKeys, part_keys, record_name_keys, split_kanji_by_kana
+from analyzers.readings import ReadingDictionary, default_reading_dictionary
 
 
 @given(st.text(max_size=12), st.one_of(st.none(), st.text(max_size=6)))
@@ -25,3 +28,53 @@ def test_part_without_readings_is_keyed_as_with_empty_reading_sets(
     )
     assert part_keys(kana, kanji) == expected
     assert part_keys(kana, kanji, frozenset(), frozenset()) == expected
+
+
+# An unsplit kanji name is cut where its own kana split is borne out by the dictionary.
+KANA_GUIDED_SPLITS = [
+    ("上野正", "ウエノ", "マサシ", ("上野", "正"), "both sides read as keyed"),
+    ("長森正", "ナガモリ", "タダシ", ("長森", "正"), "the given name's other reading"),
+    ("國谷節子", "クニヤ", "セツコ", ("國谷", "節子"), "old form: looked up folded, cut as keyed"),
+    ("小山田花子", "オヤマダ", "ハナコ", ("小山田", "花子"), "the longer surname, not 小山"),
+    ("山田　花子", "ヤマダ", "ハナコ", ("山田", "花子"), "spaces are not cut points"),
+    ("山田", "ヤマダ", "タロウ", (None, None), "the given name's kanji is missing"),
+    ("木村太郎", "ヤマダ", "ハナコ", (None, None), "no reading agrees anywhere"),
+]
+
+
+@pytest.mark.parametrize(("kanji", "surname", "given", "expected", "why"), KANA_GUIDED_SPLITS)
+def test_split_kanji_by_kana(
+    kanji: str,
+    surname: str,
+    given: str,
+    expected: tuple[str | None, str | None],
+    why: str,
+) -> None:
+    readings = default_reading_dictionary()
+    assert split_kanji_by_kana(kanji, surname, given, readings) == expected, why
+
+
+def test_unsplit_kanji_record_gets_part_kanji_and_readings() -> None:
+    readings = default_reading_dictionary()
+    keys = record_name_keys("ウエノ　マサシ", "上野正", readings)
+    assert keys.surname is not None and keys.given is not None
+    assert keys.surname.kanji == "上野"
+    assert keys.given.kanji == "正"
+    assert "タダシ" in keys.given.readings  # a check typed タダシ for 正 now agrees by reading
+    assert keys.full.kanji == "上野正"
+
+
+def test_ambiguous_cut_is_left_unsplit() -> None:
+    class TwoWays(ReadingDictionary):
+        """Every prefix reads as the surname: two cuts agree equally."""
+
+        def __init__(self) -> None:
+            pass
+
+        def surname_readings(self, surname_kanji: str) -> frozenset[str]:
+            return frozenset({"アベ"})
+
+        def given_name_readings(self, given_name_kanji: str) -> frozenset[str]:
+            return frozenset()
+
+    assert split_kanji_by_kana("阿部一", "アベ", "ハジメ", TwoWays()) == (None, None)

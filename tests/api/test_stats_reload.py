@@ -1,4 +1,5 @@
-"""Name statistics are reloaded once per expiry, not once per waiting check (real node)."""
+"""Name statistics are reloaded once per expiry, not once per waiting check, and read again only
+when the alias has moved (real node)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from mochinushi.settings import Settings
 from search_api import app as app_module
 from search_api.app import create_app
+from search_api.finder import ServedIndex, resolve_served_index
+from search_api.scoring import NameStats
 
 pytestmark = pytest.mark.opensearch
 
@@ -20,11 +23,11 @@ async def test_concurrent_checks_share_one_stats_reload(
     real = app_module.resolve_served_index
     calls = 0
 
-    async def counting(client: Any, alias: str) -> Any:
+    async def counting(client: Any, alias: str, previous: Any = None) -> Any:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)  # a slow reload makes the other checks queue on the lock
-        return await real(client, alias)
+        return await real(client, alias, previous)
 
     monkeypatch.setattr(app_module, "resolve_served_index", counting)
     app = create_app(Settings(alias=crafted_alias, rate_limit="off"))
@@ -37,3 +40,18 @@ async def test_concurrent_checks_share_one_stats_reload(
         assert calls == 2
     finally:
         await state.client.close()
+
+
+async def test_stats_are_read_again_only_when_the_alias_moves(crafted_alias: str) -> None:
+    app = create_app(Settings(alias=crafted_alias, rate_limit="off"))
+    client = app.state.service.client
+    try:
+        first = await resolve_served_index(client, crafted_alias)
+        assert first.stats.total > 0
+        assert await resolve_served_index(client, crafted_alias, first) is first
+        moved = ServedIndex(names=f"{first.names}-before", stats=NameStats())
+        again = await resolve_served_index(client, crafted_alias, moved)
+        assert again is not moved
+        assert again.names == first.names and again.stats == first.stats
+    finally:
+        await client.close()

@@ -18,7 +18,7 @@ import pytest
 
 from analyzers.kana import kana_key, kana_keys
 from analyzers.kanji import fold_kanji
-from analyzers.keys import ONE_EDIT_MIN_LENGTH
+from analyzers.keys import ONE_EDIT_MIN_LENGTH, split_kanji_by_kana
 from analyzers.names import given_name_suffixes, split_kana_name, split_kanji_name
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
 from indexer import sources
@@ -46,6 +46,11 @@ def reference_document(record: Record, readings: ReadingDictionary) -> dict[str,
     name_kanji = record.name_kanji
     sur_kanji, given_kanji = split_kanji_name(name_kanji) if name_kanji else (None, None)
     split = parts.surname is not None and parts.given is not None
+    if name_kanji and sur_kanji is None and split:
+        assert parts.surname is not None and parts.given is not None
+        sur_kanji, given_kanji = split_kanji_by_kana.__wrapped__(
+            name_kanji, parts.surname, parts.given, readings
+        )
     full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
     full_readings = (
         readings.full_name_readings(name_kanji) if name_kanji and not split else frozenset()
@@ -120,6 +125,9 @@ TRICKY_NAMES: list[tuple[str, str | None]] = [
     ("ヤマダ・タロウ", "山田・太郎"),
     ("イノウエタケシ", "井上武"),
     ("イノウエ タケシ", "井上武"),
+    ("ウエノ マサシ", "上野正"),
+    ("クニヤ セツコ", "國谷節子"),
+    ("ヤマダ タロウ", "山田"),
     ("イノウエタケシ", "井上 武"),
     ("ア イ", "亜 伊"),
     ("ア", None),
