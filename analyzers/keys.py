@@ -211,26 +211,22 @@ def check_name_keys(
     dictionary's readings of typed kanji, and without kanji the kana's co-readings (other
     readings of a kanji it is a reading of) are compared like composed readings.
     """
-    if surname_kanji:
-        folded = _fold_kanji(surname_kanji)
-        surname_readings = readings.surname_readings(surname_kanji) | ledger.surname_readings(
-            folded
-        )
-        surname_composed = readings.composed_readings(surname_kanji)
-    else:
-        surname_readings = frozenset()
-        surname_composed = ledger.surname_co_readings(_levels(surname_kana)[READING_LEVEL])
-    if given_kanji:
-        folded = _fold_kanji(given_kanji)
-        given_readings = readings.given_name_readings(given_kanji) | ledger.given_name_readings(
-            folded
-        )
-        given_composed = readings.composed_readings(given_kanji)
-    else:
-        given_readings = frozenset()
-        given_composed = ledger.given_name_co_readings(_levels(given_kana)[READING_LEVEL])
-    surname = part_keys(surname_kana, surname_kanji, surname_readings, surname_composed)
-    given = part_keys(given_kana, given_kanji, given_readings, given_composed)
+    surname = _typed_part(
+        surname_kana,
+        surname_kanji,
+        readings.surname_readings,
+        readings.composed_readings,
+        ledger.surname_readings,
+        ledger.surname_co_readings,
+    )
+    given = _typed_part(
+        given_kana,
+        given_kanji,
+        readings.given_name_readings,
+        readings.composed_readings,
+        ledger.given_name_readings,
+        ledger.given_name_co_readings,
+    )
     full_kanji = (
         (surname_kanji or "") + (given_kanji or "") if surname_kanji and given_kanji else None
     )
@@ -241,6 +237,22 @@ def check_name_keys(
         _joined(surname, given, lambda p: p.composed),
     )
     return NameKeys(surname=surname, given=given, full=full)
+
+
+def _typed_part(
+    kana: str,
+    kanji: str | None,
+    dictionary: Callable[[str], frozenset[str]],
+    composed: Callable[[str], frozenset[str]],
+    learned: Callable[[str], frozenset[str]],
+    co_readings: Callable[[str], frozenset[str]],
+) -> PartKeys:
+    """One part of a typed name: with kanji, its dictionary and learned readings; without, the
+    kana's co-readings in place of composed readings."""
+    if kanji:
+        readings = dictionary(kanji) | learned(_fold_kanji(kanji))
+        return part_keys(kana, kanji, readings, composed(kanji))
+    return part_keys(kana, None, frozenset(), co_readings(_levels(kana)[READING_LEVEL]))
 
 
 MAX_JOINED_READINGS = 64
