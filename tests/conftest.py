@@ -6,12 +6,14 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
 
 from analyzers.readings import default_reading_dictionary
+from indexer import lifecycle
 from indexer.build import BuildOptions, build_index
 from search_api.finder import Finder, load_name_stats
 from search_api.scoring import MatchingConfig
@@ -97,6 +99,21 @@ def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactor
 def _drop(client: OpenSearch, alias: str) -> None:
     for name in client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
         client.indices.delete(index=name)
+
+
+@contextmanager
+def built_alias(
+    client: OpenSearch, alias: str, records: list[dict[str, str]], folder: Path
+) -> Iterator[str]:
+    """``alias`` serving an index built from ``records``; afterwards its indices and lock go."""
+    extract = write_extract(folder / "records.jsonl", records)
+    build_index(client, extract, BuildOptions(alias=alias), default_reading_dictionary())
+    try:
+        yield alias
+    finally:
+        _drop(client, alias)
+        with suppress(Exception):
+            client.delete(index=lifecycle.LOCK_INDEX, id=alias, refresh=True)
 
 
 @pytest.fixture(scope="session")

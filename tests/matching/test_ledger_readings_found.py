@@ -3,20 +3,17 @@ kanji keyed without a space cut where the kana says (real node)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from contextlib import suppress
 
 import pytest
 from opensearchpy import OpenSearch
 
 from analyzers.dates import parse_user_date
 from analyzers.readings import default_reading_dictionary
-from indexer import lifecycle
-from indexer.build import BuildOptions, build_index
 from search_api.checks import Check
 from search_api.finder import Finder, load_name_stats
 from search_api.scoring import MatchingConfig, NameStats
+from tests.conftest import built_alias
 
 pytestmark = pytest.mark.opensearch
 
@@ -68,18 +65,9 @@ UENO = _check("ウエノ", "タダシ", "1958-04-17", "M", ("上野", "正"))  #
 
 @pytest.fixture(scope="module")
 def alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    name = "test-ledger-readings"
-    extract = tmp_path_factory.mktemp("ledger") / "e.jsonl"
-    extract.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TEACHERS + OWNERS),
-        encoding="utf-8",
-    )
-    build_index(os_client, extract, BuildOptions(alias=name), default_reading_dictionary())
-    yield name
-    for index in os_client.indices.get(index=f"{name}-*", expand_wildcards="all"):
-        os_client.indices.delete(index=index)
-    with suppress(Exception):
-        os_client.delete(index=lifecycle.LOCK_INDEX, id=name, refresh=True)
+    folder = tmp_path_factory.mktemp("ledger")
+    with built_alias(os_client, "test-ledger-readings", TEACHERS + OWNERS, folder) as name:
+        yield name
 
 
 def _finder(stats: NameStats, alias: str) -> Finder:

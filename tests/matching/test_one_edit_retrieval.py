@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -12,12 +10,11 @@ from opensearchpy import OpenSearch
 
 from analyzers.dates import parse_user_date
 from analyzers.readings import default_reading_dictionary
-from indexer import lifecycle
-from indexer.build import BuildOptions, build_index
 from search_api import query
 from search_api.checks import Check
 from search_api.finder import Finder, load_name_stats
 from search_api.scoring import MatchingConfig
+from tests.conftest import built_alias
 
 pytestmark = pytest.mark.opensearch
 
@@ -42,16 +39,8 @@ CHECK = Check(
 
 @pytest.fixture()
 def alias(os_client: OpenSearch, unique_name: str, tmp_path: Path) -> Iterator[str]:
-    extract = tmp_path / "e.jsonl"
-    extract.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS), encoding="utf-8"
-    )
-    build_index(os_client, extract, BuildOptions(alias=unique_name), default_reading_dictionary())
-    yield unique_name
-    for name in os_client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"):
-        os_client.indices.delete(index=name)
-    with suppress(Exception):
-        os_client.delete(index=lifecycle.LOCK_INDEX, id=unique_name, refresh=True)
+    with built_alias(os_client, unique_name, RECORDS, tmp_path) as name:
+        yield name
 
 
 def _retrieved(client: OpenSearch, alias: str) -> set[str]:
