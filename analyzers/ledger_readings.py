@@ -33,6 +33,10 @@ MAX_CO_READINGS: Final = 16
 """Co-readings kept per reading, those of the most frequent kanji first (マサコ is 正子, 雅子,
 昌子, 政子, 和子…: beyond a handful, a co-reading says nothing)."""
 
+MAX_PAIRS: Final = 400_000
+"""Distinct (kanji, reading) pairs counted at once during a build (about 270 bytes each, so
+about 110 MB at the bound)."""
+
 META_KEY: Final = "ledger_readings"
 
 
@@ -89,10 +93,18 @@ NO_LEDGER_READINGS: Final = LedgerReadings()
 
 @dataclass
 class LedgerReadingCounter:
-    """Counts (kanji, reading) pairs of name parts while documents stream past."""
+    """Counts (kanji, reading) pairs of name parts while documents stream past.
+
+    Memory is bounded by ``max_pairs``: a nightly extract of 20 million records may hold a few
+    hundred thousand distinct pairs, mostly seen once. When the bound is passed, the rarest
+    pairs are dropped (count 1, then 2, … until at most half the bound is left). That can only
+    under-count, never invent a reading: a pair dropped early and frequent later still passes
+    if it recurs often enough afterwards.
+    """
 
     surnames: Counter[tuple[str, str]] = field(default_factory=Counter)
     given_names: Counter[tuple[str, str]] = field(default_factory=Counter)
+    max_pairs: int = MAX_PAIRS
 
     def add(self, surname: Mapping[str, Any], given: Mapping[str, Any]) -> None:
         """One record's ``sur`` and ``given`` document parts (``kanji`` + ``orthographic``)."""
@@ -100,6 +112,16 @@ class LedgerReadingCounter:
             self.surnames[surname["kanji"], surname["orthographic"]] += 1
         if "kanji" in given:
             self.given_names[given["kanji"], given["orthographic"]] += 1
+        if len(self.surnames) + len(self.given_names) > self.max_pairs:
+            self._drop_rarest()
+
+    def _drop_rarest(self) -> None:
+        below = 2
+        while len(self.surnames) + len(self.given_names) > self.max_pairs // 2:
+            for counter in (self.surnames, self.given_names):
+                for pair in [pair for pair, count in counter.items() if count < below]:
+                    del counter[pair]
+            below += 1
 
     def as_meta(self, top: int = TOP_KANJI) -> dict[str, Any]:
         return {

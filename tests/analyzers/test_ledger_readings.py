@@ -81,3 +81,15 @@ def test_check_keys_take_the_ledger_readings() -> None:
     assert without_kanji.given is not None
     assert without_kanji.given.composed == {"ユキコ"}  # compared like a composed reading
     assert without_kanji.given.readings == frozenset()
+
+
+def test_counter_memory_is_bounded_and_frequent_pairs_survive() -> None:
+    counter = LedgerReadingCounter(max_pairs=100)
+    for _ in range(MIN_RECORDS):
+        counter.add({"orthographic": "カワノ", "kanji": "河野"}, {"orthographic": "ユキコ"})
+    for i in range(1000):  # a long tail of pairs seen once
+        counter.add({"orthographic": f"ア{i}", "kanji": f"甲{i}"}, {"orthographic": "ユキコ"})
+        assert len(counter.surnames) + len(counter.given_names) <= 100
+    for _ in range(MIN_RECORDS):
+        counter.add({"orthographic": "コウノ", "kanji": "河野"}, {"orthographic": "ユキコ"})
+    assert counter.as_meta()["ledger_readings"]["surnames"] == {"河野": ["カワノ", "コウノ"]}
