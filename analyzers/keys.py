@@ -37,6 +37,9 @@ class PartKeys:
     composed: frozenset[str] = frozenset()
     """Orthographic keys of character-by-character readings of the kanji; without kanji, the
     kana's co-readings learned from the ledger (query side only)."""
+    co_readings: frozenset[str] = frozenset()
+    """Check side, kana typed without kanji: other readings of a kanji spelling the kana is a
+    reading of, as the served index's records were keyed (サチコ → ユキコ via 幸子)."""
     readings_voiceless: frozenset[str] = frozenset()
     """``readings`` with 濁点 removed, computed once per check. Not ``composed``: a reading built
     character by character is a guess already, and 濁点 differing as well left no evidence
@@ -74,9 +77,10 @@ def part_keys(
     kanji: str | None,
     readings: frozenset[str] = frozenset(),
     composed: frozenset[str] = frozenset(),
+    co_readings: frozenset[str] = frozenset(),
 ) -> PartKeys:
     folded = _fold_kanji(kanji) if kanji else None
-    if not readings and not composed:  # most parts: no reading sets to build
+    if not readings and not composed and not co_readings:  # most parts: no reading sets
         return PartKeys(levels=_levels(kana or ""), kanji=folded or None)
     reading_keys = _reading_keys(readings)
     composed_keys = _reading_keys(composed) - reading_keys
@@ -85,9 +89,12 @@ def part_keys(
         readings=reading_keys,
         kanji=folded or None,
         composed=composed_keys,
+        co_readings=_reading_keys(co_readings) - reading_keys - composed_keys,
         readings_voiceless=frozenset(remove_voicing(r) for r in reading_keys),
     )
 
+
+_ITERATION_MARKS = frozenset("々〻ゝゞヽヾ")
 
 ONE_EDIT_MIN_LENGTH = 3
 """Shorter names are not searched for one-kana slips: every two-kana name is one edit from
@@ -125,7 +132,6 @@ def _given_name_keys(kana: str, kanji: str | None, readings: ReadingDictionary) 
     return part_keys(kana, kanji, readings.given_name_readings(kanji) if kanji else frozenset())
 
 
-@functools.lru_cache(maxsize=_KEY_CACHE_SIZE)
 def split_kanji_by_kana(
     name_kanji: str, surname_kana: str, given_kana: str, readings: ReadingDictionary
 ) -> tuple[str | None, str | None]:
@@ -145,6 +151,8 @@ def split_kanji_by_kana(
     best_cut, best_agreement, tied = 0, 0, False
     for cut in range(1, len(compact)):
         surname, given = compact[:cut], compact[cut:]
+        if given[0] in _ITERATION_MARKS:  # 佐々木: 々 repeats the kanji before it
+            continue
         agreement = (surname_key in _reading_keys(readings.surname_readings(surname))) + (
             given_key in _reading_keys(readings.given_name_readings(given))
         )
@@ -181,7 +189,9 @@ def record_name_keys(
     if parts.surname is not None and parts.given is not None:
         surname = _surname_keys(parts.surname, sur_kanji, readings)
         given = _given_name_keys(parts.given, given_kanji, readings)
-    full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
+    # The whole kanji name, split or not (folding drops the space): an unsplit 山田花子 still
+    # agrees with a typed 山田 + 花子 at the whole-name kanji level.
+    full_kanji = name_kanji
     # Whole-name readings only matter for a record keyed without a space: a split record is
     # matched part by part (and the dictionary search over split points is the costly bit).
     full_readings = (
@@ -208,8 +218,9 @@ def check_name_keys(
     """Keys of a name as a person typed it (always in two parts).
 
     ``ledger`` holds the readings the served index's records were keyed with: they join the
-    dictionary's readings of typed kanji, and without kanji the kana's co-readings (other
-    readings of a kanji it is a reading of) are compared like composed readings.
+    dictionary's readings of typed kanji, and without kanji give the kana's co-readings (other
+    readings of a kanji it is a reading of), a level of their own. The whole name takes no
+    co-readings: a record keyed without a space would agree on both parts at once.
     """
     surname = _typed_part(
         surname_kana,
@@ -248,11 +259,11 @@ def _typed_part(
     co_readings: Callable[[str], frozenset[str]],
 ) -> PartKeys:
     """One part of a typed name: with kanji, its dictionary and learned readings; without, the
-    kana's co-readings in place of composed readings."""
+    kana's co-readings."""
     if kanji:
         readings = dictionary(kanji) | learned(_fold_kanji(kanji))
         return part_keys(kana, kanji, readings, composed(kanji))
-    return part_keys(kana, None, frozenset(), co_readings(_levels(kana)[READING_LEVEL]))
+    return part_keys(kana, None, co_readings=co_readings(_levels(kana)[READING_LEVEL]))
 
 
 MAX_JOINED_READINGS = 64

@@ -20,7 +20,7 @@ one-off keying slips (セツコ keyed セシコ) do not become readings.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -40,10 +40,15 @@ about 110 MB at the bound)."""
 META_KEY: Final = "ledger_readings"
 
 
-def _co_readings(table: Mapping[str, tuple[str, ...]]) -> Mapping[str, frozenset[str]]:
-    """Reading → the other readings of every kanji it is a reading of (table order = frequency)."""
+Table = list[tuple[str, tuple[str, ...]]]
+"""(kanji, readings) pairs, the most frequent kanji first: a list, because ``_meta`` objects come
+back from OpenSearch in no particular key order and the order decides which co-readings stay."""
+
+
+def _co_readings(table: Table) -> Mapping[str, frozenset[str]]:
+    """Reading → the other readings of every kanji it is a reading of, most frequent kanji first."""
     co: dict[str, dict[str, None]] = {}
-    for readings in table.values():
+    for _, readings in table:
         for reading in readings:
             others = co.setdefault(reading, {})
             for other in readings:
@@ -52,34 +57,61 @@ def _co_readings(table: Mapping[str, tuple[str, ...]]) -> Mapping[str, frozenset
     return MappingProxyType({r: frozenset(o) for r, o in co.items() if o})
 
 
+def _table(value: Any) -> Table:
+    """A table as stored in ``_meta``: ``[[kanji, [reading, …]], …]``; ValueError otherwise."""
+    if not isinstance(value, list):
+        raise ValueError("ledger readings table is not a list")
+    table: Table = []
+    for entry in value:
+        if not (isinstance(entry, list | tuple) and len(entry) == 2):
+            raise ValueError("ledger readings entry is not a [kanji, readings] pair")
+        kanji, readings = entry
+        if not (
+            isinstance(kanji, str)
+            and isinstance(readings, list | tuple)
+            and all(isinstance(r, str) for r in readings)
+        ):
+            raise ValueError("ledger readings entry has the wrong types")
+        table.append((kanji, tuple(readings)))
+    return table
+
+
 @dataclass(frozen=True)
 class LedgerReadings:
     """Orthographic reading keys per folded kanji spelling, for surnames and given names."""
 
-    surnames: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    given_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    surnames: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    given_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
     surname_co: Mapping[str, frozenset[str]] = field(default_factory=dict)
     given_name_co: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_tables(
-        cls, surnames: Mapping[str, Iterable[str]], given_names: Mapping[str, Iterable[str]]
-    ) -> LedgerReadings:
-        sur = {kanji: tuple(readings) for kanji, readings in surnames.items()}
-        given = {kanji: tuple(readings) for kanji, readings in given_names.items()}
-        return cls(sur, given, _co_readings(sur), _co_readings(given))
+    def from_tables(cls, surnames: Table, given_names: Table) -> LedgerReadings:
+        return cls(
+            MappingProxyType({kanji: frozenset(readings) for kanji, readings in surnames}),
+            MappingProxyType({kanji: frozenset(readings) for kanji, readings in given_names}),
+            _co_readings(surnames),
+            _co_readings(given_names),
+        )
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> LedgerReadings:
-        """From an index's ``_meta``; empty for an index built before readings were learned."""
+        """From an index's ``_meta``; empty for an index built before readings were learned.
+
+        Raises ValueError when the tables are there but malformed.
+        """
         tables = meta.get(META_KEY) or {}
-        return cls.from_tables(tables.get("surnames") or {}, tables.get("given_names") or {})
+        if not isinstance(tables, Mapping):
+            raise ValueError("ledger readings are not an object")
+        return cls.from_tables(
+            _table(tables.get("surnames") or []), _table(tables.get("given_names") or [])
+        )
 
     def surname_readings(self, folded_kanji: str) -> frozenset[str]:
-        return frozenset(self.surnames.get(folded_kanji, ()))
+        return self.surnames.get(folded_kanji, frozenset())
 
     def given_name_readings(self, folded_kanji: str) -> frozenset[str]:
-        return frozenset(self.given_names.get(folded_kanji, ()))
+        return self.given_names.get(folded_kanji, frozenset())
 
     def surname_co_readings(self, orthographic: str) -> frozenset[str]:
         return self.surname_co.get(orthographic, frozenset())
@@ -92,63 +124,70 @@ NO_LEDGER_READINGS: Final = LedgerReadings()
 
 
 @dataclass
+class _PartCounter:
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(kanji, reading) → records; pruned to its rarest when the counter is full."""
+    totals: Counter[str] = field(default_factory=Counter)
+    """kanji → records, never pruned: the denominator of a reading's share stays true."""
+
+    def add(self, part: Mapping[str, Any]) -> None:
+        kanji = part.get("kanji")
+        if kanji:
+            self.pairs[kanji, part["orthographic"]] += 1
+            self.totals[kanji] += 1
+
+    def drop_below(self, count: int) -> None:
+        for pair in [pair for pair, n in self.pairs.items() if n < count]:
+            del self.pairs[pair]
+
+
+@dataclass
 class LedgerReadingCounter:
     """Counts (kanji, reading) pairs of name parts while documents stream past.
 
     Memory is bounded by ``max_pairs``: a nightly extract of 20 million records may hold a few
     hundred thousand distinct pairs, mostly seen once. When the bound is passed, the rarest
-    pairs are dropped (count 1, then 2, … until at most half the bound is left). That can only
-    under-count, never invent a reading: a pair dropped early and frequent later still passes
-    if it recurs often enough afterwards.
+    pairs are dropped (count 1, then 2, … until at most half the bound is left). Shares are
+    taken of the unpruned number of records per kanji, so dropping can only under-count a
+    reading, never make one pass: a pair dropped early and frequent later still passes if it
+    recurs often enough afterwards.
     """
 
-    surnames: Counter[tuple[str, str]] = field(default_factory=Counter)
-    given_names: Counter[tuple[str, str]] = field(default_factory=Counter)
+    surnames: _PartCounter = field(default_factory=_PartCounter)
+    given_names: _PartCounter = field(default_factory=_PartCounter)
     max_pairs: int = MAX_PAIRS
 
     def add(self, surname: Mapping[str, Any], given: Mapping[str, Any]) -> None:
         """One record's ``sur`` and ``given`` document parts (``kanji`` + ``orthographic``)."""
-        if "kanji" in surname:
-            self.surnames[surname["kanji"], surname["orthographic"]] += 1
-        if "kanji" in given:
-            self.given_names[given["kanji"], given["orthographic"]] += 1
-        if len(self.surnames) + len(self.given_names) > self.max_pairs:
-            self._drop_rarest()
+        self.surnames.add(surname)
+        self.given_names.add(given)
+        if self._pairs() > self.max_pairs:
+            below = 2
+            while self._pairs() > self.max_pairs // 2:
+                self.surnames.drop_below(below)
+                self.given_names.drop_below(below)
+                below += 1
 
-    def _drop_rarest(self) -> None:
-        below = 2
-        while len(self.surnames) + len(self.given_names) > self.max_pairs // 2:
-            for counter in (self.surnames, self.given_names):
-                for pair in [pair for pair, count in counter.items() if count < below]:
-                    del counter[pair]
-            below += 1
+    def _pairs(self) -> int:
+        return len(self.surnames.pairs) + len(self.given_names.pairs)
 
     def as_meta(self, top: int = TOP_KANJI) -> dict[str, Any]:
         return {
             META_KEY: {
-                "surnames": learned_table(self.surnames, top),
-                "given_names": learned_table(self.given_names, top),
+                "surnames": learned_table(self.surnames.pairs, self.surnames.totals, top),
+                "given_names": learned_table(self.given_names.pairs, self.given_names.totals, top),
             }
         }
 
 
-def learned_table(pairs: Counter[tuple[str, str]], top: int = TOP_KANJI) -> dict[str, list[str]]:
-    """{kanji: readings, most frequent first} for the ``top`` most frequent kanji, keeping the
-    readings borne by at least ``MIN_RECORDS`` records and ``MIN_SHARE`` of the kanji's."""
-    per_kanji: dict[str, Counter[str]] = {}
+def learned_table(
+    pairs: Counter[tuple[str, str]], totals: Counter[str], top: int = TOP_KANJI
+) -> list[tuple[str, list[str]]]:
+    """``[(kanji, readings), …]``, the ``top`` most frequent kanji first, each with its readings
+    borne by at least ``MIN_RECORDS`` records and ``MIN_SHARE`` of the kanji's (most first)."""
+    per_kanji: dict[str, list[tuple[int, str]]] = {}
     for (kanji, reading), count in pairs.items():
-        per_kanji.setdefault(kanji, Counter())[reading] += count
-    ranked = sorted(per_kanji.items(), key=lambda item: (-item[1].total(), item[0]))
-    table: dict[str, list[str]] = {}
-    for kanji, readings in ranked:
-        total = readings.total()
-        kept = [
-            reading
-            for reading, count in sorted(readings.items(), key=lambda rc: (-rc[1], rc[0]))
-            if count >= MIN_RECORDS and count >= MIN_SHARE * total
-        ]
-        if kept:
-            table[kanji] = kept
-            if len(table) >= top:
-                break
-    return table
+        if count >= MIN_RECORDS and count >= MIN_SHARE * totals[kanji]:
+            per_kanji.setdefault(kanji, []).append((-count, reading))
+    ranked = sorted(per_kanji, key=lambda kanji: (-totals[kanji], kanji))[:top]
+    return [(kanji, [reading for _, reading in sorted(per_kanji[kanji])]) for kanji in ranked]

@@ -87,12 +87,14 @@ class ServiceState:
         """The next check resolves the alias again (its index is gone, or was never found)."""
         self._served = None
 
-    async def finder(self) -> Finder:
-        if self._served_stale():
+    async def served_index(self, refresh: bool = False) -> ServedIndex:
+        """The indices the alias serves, resolved again once ``STATS_TTL_SECONDS`` have passed
+        (or now, with ``refresh``: readiness probes)."""
+        if refresh or self._served_stale():
             async with self._served_lock:
                 # Checked again under the lock: the checks that queued behind the one reload
                 # must not each reload again (that stalled every check once a minute).
-                if self._served_stale():
+                if refresh or self._served_stale():
                     try:
                         self._served = await resolve_served_index(
                             self.client, self.settings.alias, self._served
@@ -107,8 +109,11 @@ class ServiceState:
                         if self._served is None:
                             raise SearchUnavailable("unreachable", type(error).__name__) from error
                     self._served_at = time.monotonic()
-        served = self._served
-        assert served is not None
+        assert self._served is not None
+        return self._served
+
+    async def finder(self) -> Finder:
+        served = await self.served_index()
         if self._finder is None or self._finder.stats is not served.stats:
             self._finder = Finder(
                 alias=served.names,
@@ -118,6 +123,14 @@ class ServiceState:
                 request_timeout=self.settings.opensearch_timeout_seconds,
             )
         return self._finder
+
+
+READINESS_REASONS = {
+    "mapping_version": "index mapping version not supported",
+    "bad_meta": "index statistics unreadable",
+    "unreachable": "cluster unreachable",
+}
+"""What ``/readyz`` says for each kind of unservable index (anything else: alias missing)."""
 
 
 def token_ring(settings: Settings) -> TokenKeyRing:
@@ -434,13 +447,9 @@ def create_app(
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
         try:
-            await resolve_served_index(state.client, state.settings.alias, state._served)
+            await state.served_index(refresh=True)
         except SearchUnavailable as error:
-            reason = (
-                "index mapping version not supported"
-                if error.kind == "mapping_version"
-                else "alias missing"
-            )
+            reason = READINESS_REASONS.get(error.kind, "alias missing")
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)
         except Exception:
             return JSONResponse({"ready": False, "reason": "cluster unreachable"}, status_code=503)

@@ -128,8 +128,13 @@ def served_index(mapping: Mapping[str, Any]) -> ServedIndex:
     if not mapping:
         raise SearchUnavailable("no_index", "the alias serves no index")
     names = sorted(mapping)
-    meta = mapping[names[-1]]["mappings"].get("_meta", {})
-    return ServedIndex(names=",".join(names), stats=NameStats.from_meta(meta))
+    try:
+        stats = NameStats.from_meta(mapping[names[-1]]["mappings"].get("_meta", {}))
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        # Never fall back to the index served before: the alias says this one is to be served,
+        # and checks against yesterday's index would answer "no record" for today's records.
+        raise SearchUnavailable("bad_meta", "the index's name statistics cannot be read") from error
+    return ServedIndex(names=",".join(names), stats=stats)
 
 
 def load_name_stats(client: OpenSearch, alias: str) -> NameStats:
@@ -143,13 +148,16 @@ async def resolve_served_index(
 
     The mapping carries the name statistics and learned readings (megabytes at 20 million
     records), so it is fetched and parsed only when the alias has moved: a served index's
-    ``_meta`` is final once the build that wrote it has swapped the alias.
+    ``_meta`` is final once the build that wrote it has swapped the alias (an edit of a live
+    index's ``_meta`` by hand is seen when the alias next moves, or after a restart).
     """
     try:
         names = ",".join(sorted(await client.indices.get_alias(index=alias)))
+        if not names:  # never ask for the mapping of "" (every index)
+            raise SearchUnavailable("no_index", "the alias serves no index")
         if previous is not None and names == previous.names:
             return previous
-        mapping = await client.indices.get_mapping(index=names or alias)
+        mapping = await client.indices.get_mapping(index=names)
     except NotFoundError as error:
         raise SearchUnavailable("no_index", "the alias serves no index") from error
     return served_index(mapping)

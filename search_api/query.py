@@ -29,6 +29,7 @@ LEVEL_BOOSTS: dict[str, float] = {
 READING_BOOST = 6.0
 KANJI_BOOST = 6.0
 COMPOSED_BOOST = 4.5
+CO_READING_BOOST = 4.0
 EXACT_DATE_BOOST = 6.0
 ONE_EDIT_BOOST = 30.0
 """``terms`` clauses score their boost alone, while ``term`` clauses score boost × idf, and a whole
@@ -107,6 +108,10 @@ def _part_clauses(
     if composed:
         body = {f"{field}.orthographic": composed, "boost": COMPOSED_BOOST * factor}
         clauses.append(_labelled("terms", body, label("composed")))
+    co_readings = sorted(keys.co_readings - {orth})
+    if co_readings:
+        body = {f"{field}.orthographic": co_readings, "boost": CO_READING_BOOST * factor}
+        clauses.append(_labelled("terms", body, label("co_reading")))
     if keys.kanji:
         clauses.append(_term(f"{field}.kanji", keys.kanji, KANJI_BOOST * factor, label("kanji")))
     return clauses

@@ -30,6 +30,9 @@ from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
 from search_api.checks import CheckKeys
 
 FREQUENCY_ADJUSTED = frozenset({"exact", "orthographic", "reading", "kanji"})
+SURNAME_DISAGREES = frozenset({"none", "co_reading"})
+"""Surname levels that do not satisfy the namesake guard: a surname merely sharing a kanji
+spelling with the typed one (カワノ / コウノ, typed without kanji) is not the same surname."""
 LEGAL_FORMS = re.compile(r"株式会社|有限会社|合資会社|合名会社|\(株\)|\(有\)|\(資\)|\(名\)|[\s・]")
 
 
@@ -155,6 +158,8 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
         levels.add("kanji")
     if record_orth and record_orth in check.composed:
         levels.add("composed_reading")
+    if record_orth and record_orth in check.co_readings:
+        levels.add("co_reading")
     record_voiceless = record.get("voiceless") or ""
     if record_voiceless and record_voiceless in check.readings_voiceless:
         levels.add("reading_voiceless")
@@ -326,7 +331,7 @@ def _name_contributions(
         return [
             Contribution(feature, level, weight),
             Contribution("given_name", g_level, g_weight),
-        ], level != "none"
+        ], level not in SURNAME_DISAGREES
     # A record keyed without a space: compare whole names, then the given name as a suffix.
     full = doc.get("full") or {}
     candidates = [names.full, *keys.former_full_names]

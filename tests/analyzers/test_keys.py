@@ -36,7 +36,7 @@ KANA_GUIDED_SPLITS = [
     ("長森正", "ナガモリ", "タダシ", ("長森", "正"), "the given name's other reading"),
     ("國谷節子", "クニヤ", "セツコ", ("國谷", "節子"), "old form: looked up folded, cut as keyed"),
     ("小山田花子", "オヤマダ", "ハナコ", ("小山田", "花子"), "the longer surname, not 小山"),
-    ("山田　花子", "ヤマダ", "ハナコ", ("山田", "花子"), "spaces are not cut points"),
+    ("佐々木一郎", "ササキ", "イチロウ", ("佐々木", "一郎"), "々 never starts a part"),
     ("山田", "ヤマダ", "タロウ", (None, None), "the given name's kanji is missing"),
     ("木村太郎", "ヤマダ", "ハナコ", (None, None), "no reading agrees anywhere"),
 ]
@@ -78,3 +78,26 @@ def test_ambiguous_cut_is_left_unsplit() -> None:
             return frozenset()
 
     assert split_kanji_by_kana("阿部一", "アベ", "ハジメ", TwoWays()) == (None, None)
+
+
+def test_unsplit_kanji_name_keeps_its_whole_name_kanji() -> None:
+    readings = default_reading_dictionary()
+    keys = record_name_keys("ヤマダハナコ", "山田花子", readings)
+    assert keys.surname is None and keys.full.kanji == "山田花子"
+    keys = record_name_keys("ヤマダ ハナコ", "木村太郎", readings)  # no cut is borne out
+    assert keys.surname is not None and keys.surname.kanji is None
+    assert keys.full.kanji == "木村太郎"
+
+
+def test_a_composed_reading_with_other_voicing_is_no_agreement() -> None:
+    """春子 read character by character gives シュンコ; a record ジュンコ differs from that guess
+    in 濁点 as well, which is no evidence at all (it outscored the composed level itself)."""
+    from search_api.scoring import part_levels
+
+    readings = default_reading_dictionary()
+    check = part_keys("ハルコ", "春子", frozenset(), readings.composed_readings("春子"))
+    assert "シユンコ" in {k.replace("ュ", "ユ") for k in check.composed}  # the guess is there
+    assert not check.readings_voiceless
+    record = {"exact": "ジュンコ", "orthographic": "ジユンコ", "voiceless": "シユンコ"}
+    assert "reading_voiceless" not in part_levels(check, record)
+    assert part_levels(check, {**record, "orthographic": "シユンコ"}) >= {"composed_reading"}

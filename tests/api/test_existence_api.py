@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -324,6 +325,10 @@ class ShardFailureClient:
 
     class indices:
         @staticmethod
+        async def get_alias(index: str) -> dict[str, Any]:
+            return {"i": {"aliases": {index: {}}}}
+
+        @staticmethod
         async def get_mapping(index: str) -> dict[str, Any]:
             return {"i": {"mappings": {"_meta": {"mapping_version": MAPPING_VERSION}}}}
 
@@ -343,6 +348,39 @@ def test_partial_results_are_503_never_not_found(crafted_alias: str) -> None:
     with TestClient(app) as client:
         response = client.post("/v1/existence-checks", json=NOT_FOUND)
         assert response.status_code == 503
+        # The shard failure itself was seen, not some earlier error on the way to the search.
+        metrics = client.get("/metrics").text
+        assert re.search(r'backend_errors_total\{kind="shard_failure"\} [1-9]', metrics), metrics
+
+
+class UnreadableMetaClient(ShardFailureClient):
+    """Fault injection: the served index's ``_meta`` statistics are malformed."""
+
+    class indices:
+        @staticmethod
+        async def exists_alias(name: str) -> bool:
+            return True
+
+        @staticmethod
+        async def get_alias(index: str) -> dict[str, Any]:
+            return {"i": {"aliases": {index: {}}}}
+
+        @staticmethod
+        async def get_mapping(index: str) -> dict[str, Any]:
+            meta = {
+                "mapping_version": MAPPING_VERSION,
+                "ledger_readings": {"given_names": {"幸子": "サチコ"}},
+            }
+            return {"i": {"mappings": {"_meta": meta}}}
+
+
+def test_unreadable_index_statistics_are_503_never_not_found(crafted_alias: str) -> None:
+    app = create_app(_settings(crafted_alias), client=UnreadableMetaClient())  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == "index statistics unreadable"
 
 
 def test_readiness_health_metrics_and_docs(api: TestClient) -> None:

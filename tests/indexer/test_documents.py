@@ -48,10 +48,10 @@ def reference_document(record: Record, readings: ReadingDictionary) -> dict[str,
     split = parts.surname is not None and parts.given is not None
     if name_kanji and sur_kanji is None and split:
         assert parts.surname is not None and parts.given is not None
-        sur_kanji, given_kanji = split_kanji_by_kana.__wrapped__(
+        sur_kanji, given_kanji = split_kanji_by_kana(
             name_kanji, parts.surname, parts.given, readings
         )
-    full_kanji = (sur_kanji or "") + (given_kanji or "") if name_kanji else None
+    full_kanji = name_kanji
     full_readings = (
         readings.full_name_readings(name_kanji) if name_kanji and not split else frozenset()
     )

@@ -9,6 +9,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from analyzers.dates import parse_user_date
+from analyzers.ledger_readings import MIN_RECORDS
 from analyzers.readings import default_reading_dictionary
 from search_api.checks import Check
 from search_api.finder import Finder, load_name_stats
@@ -30,16 +31,21 @@ def _record(record_id: str, kana: str, kanji: str | None, date: str, gender: str
 TEACHERS = [
     _record(f"T-{i}", kana, kanji, f"1950-01-{i + 1:02d}", gender)
     for i, (kana, kanji, gender) in enumerate(
-        [("サトウ サチコ", "佐藤 幸子", "F")] * 3
-        + [("スズキ ユキコ", "鈴木 幸子", "F")] * 3
-        + [("タナカ タダシ", "田中 正", "M")] * 3
-        + [("ヤマダ マサシ", "山田 正", "M")] * 3
+        [("サトウ サチコ", "佐藤 幸子", "F")] * MIN_RECORDS
+        + [("スズキ ユキコ", "鈴木 幸子", "F")] * MIN_RECORDS
+        + [("タナカ タダシ", "田中 正", "M")] * MIN_RECORDS
+        + [("ヤマダ マサシ", "山田 正", "M")] * MIN_RECORDS
+        + [("カワノ ハナコ", "河野 花子", "F")] * MIN_RECORDS
+        + [("コウノ ハナコ", "河野 花子", "F")] * MIN_RECORDS
     )
 ]
 OWNERS = [
     _record("NOHAMA", "ノハマ ユキコ", None, "1937-10-22", "F"),
     _record("NAGAMORI", "ナガモリ マサシ", None, "1916-10-16", "M"),
     _record("UENO", "ウエノ マサシ", "上野正", "1958-04-17", "M"),
+    # Both names differ from the check below, each only by another reading of some kanji.
+    _record("KOUNO-UNSPLIT", "コウノユキコ", None, "1938-05-03", "F"),
+    _record("KOUNO", "コウノ ユキコ", None, "1938-05-03", "F"),
 ]
 
 
@@ -106,3 +112,12 @@ def test_unsplit_kanji_is_cut_as_the_kana_is(os_client: OpenSearch, alias: str) 
     assert document["sur"]["kanji"] == "上野"
     assert document["given"]["kanji"] == "正"
     assert document["full"]["kanji"] == "上野正"
+
+
+def test_co_readings_of_both_names_are_not_found(os_client: OpenSearch, alias: str) -> None:
+    """カワノ サチコ typed without kanji is not コウノ ユキコ: a surname that merely shares a kanji
+    spelling does not pass the namesake guard, and whole names take no co-readings."""
+    check = _check("カワノ", "サチコ", "1938-05-03", "F", None)
+    decision = _finder(load_name_stats(os_client, alias), alias).find(os_client, check)
+    assert "KOUNO" in {s.record_id for s in decision.scores}  # retrieved by co-readings…
+    assert not decision.found  # …but taken for nobody
