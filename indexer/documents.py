@@ -72,6 +72,15 @@ def record_document(record: Record, readings: ReadingDictionary) -> dict[str, An
     return doc
 
 
+STATS_MIN_RECORDS = 3
+"""A name key is listed only when this many records bear it: the frequency adjustment treats
+rarer names alike anyway, and a key borne by one record is not spelled out in ``_meta``."""
+
+
+def _frequent(counts: Counter[str], top: int) -> dict[str, int]:
+    return {key: n for key, n in counts.most_common(top) if n >= STATS_MIN_RECORDS}
+
+
 @dataclass
 class NameStatsCollector:
     """Counts name keys, and the readings each kanji was keyed with, while documents stream past
@@ -93,8 +102,8 @@ class NameStatsCollector:
         return {
             "name_stats": {
                 "total": self.total,
-                "surnames": dict(self.surnames.most_common(top)),
-                "given_names": dict(self.given_names.most_common(top)),
+                "surnames": _frequent(self.surnames, top),
+                "given_names": _frequent(self.given_names, top),
             },
             **self.readings.as_meta(),
         }

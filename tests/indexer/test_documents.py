@@ -243,3 +243,16 @@ def test_fast_json_lines_read_exactly_like_the_standard_path(
     reasons = {i.reason for i in fast if isinstance(i, Quarantined)}
     assert {"bad_type:gender", "bad_encoding", "unparseable_line"} <= reasons
     assert "99999999999999999999" in {i.record_id for i in fast}
+
+
+def test_name_stats_list_only_names_borne_by_several_records() -> None:
+    from indexer.documents import STATS_MIN_RECORDS, NameStatsCollector
+
+    collector = NameStatsCollector()
+    part = {"exact": "", "orthographic": ""}
+    for surname, times in (("サトウ", STATS_MIN_RECORDS), ("ヒトリ", STATS_MIN_RECORDS - 1)):
+        for _ in range(times):
+            collector.add({"sur": {**part, "orthographic": surname}, "given": part})
+    stats = collector.as_meta()["name_stats"]
+    assert stats["surnames"] == {"サトウ": STATS_MIN_RECORDS}
+    assert stats["total"] == 2 * STATS_MIN_RECORDS - 1
