@@ -34,8 +34,8 @@ MAX_CO_READINGS: Final = 16
 昌子, 政子, 和子…: beyond a handful, a co-reading says nothing)."""
 
 MAX_PAIRS: Final = 400_000
-"""Distinct (kanji, reading) pairs counted at once during a build (about 270 bytes each, so
-about 110 MB at the bound)."""
+"""Distinct (kanji, reading) pairs and kanji counted at once during a build (about 270 bytes
+each, so about 110 MB at the bound)."""
 
 META_KEY: Final = "ledger_readings"
 
@@ -128,7 +128,9 @@ class _PartCounter:
     pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(kanji, reading) → records; pruned to its rarest when the counter is full."""
     totals: Counter[str] = field(default_factory=Counter)
-    """kanji → records, never pruned: the denominator of a reading's share stays true."""
+    """kanji → records: the denominator of a reading's share. Pruned only below the count being
+    dropped, so a kanji that loses its total has lost every one of its pairs with it (a pair
+    never outnumbers its kanji) and both count afresh from then on."""
 
     def add(self, part: Mapping[str, Any]) -> None:
         kanji = part.get("kanji")
@@ -139,6 +141,11 @@ class _PartCounter:
     def drop_below(self, count: int) -> None:
         for pair in [pair for pair, n in self.pairs.items() if n < count]:
             del self.pairs[pair]
+        for kanji in [kanji for kanji, n in self.totals.items() if n < count]:
+            del self.totals[kanji]
+
+    def __len__(self) -> int:
+        return len(self.pairs) + len(self.totals)
 
 
 @dataclass
@@ -146,11 +153,11 @@ class LedgerReadingCounter:
     """Counts (kanji, reading) pairs of name parts while documents stream past.
 
     Memory is bounded by ``max_pairs``: a nightly extract of 20 million records may hold a few
-    hundred thousand distinct pairs, mostly seen once. When the bound is passed, the rarest
-    pairs are dropped (count 1, then 2, … until at most half the bound is left). Shares are
-    taken of the unpruned number of records per kanji, so dropping can only under-count a
-    reading, never make one pass: a pair dropped early and frequent later still passes if it
-    recurs often enough afterwards.
+    hundred thousand distinct pairs and kanji, mostly seen once. When the bound is passed, the
+    rarest are dropped (count 1, then 2, … until at most half the bound is left). A reading's
+    share is taken of every record of its kanji counted over the same stretch, so dropping can
+    only under-count a reading, never make one pass: a pair dropped early and frequent later
+    still passes if it recurs often enough afterwards.
     """
 
     surnames: _PartCounter = field(default_factory=_PartCounter)
@@ -169,7 +176,7 @@ class LedgerReadingCounter:
                 below += 1
 
     def _pairs(self) -> int:
-        return len(self.surnames.pairs) + len(self.given_names.pairs)
+        return len(self.surnames) + len(self.given_names)
 
     def as_meta(self, top: int = TOP_KANJI) -> dict[str, Any]:
         return {

@@ -116,7 +116,7 @@ def test_counter_memory_is_bounded_and_frequent_pairs_survive() -> None:
         counter.add({"orthographic": "カワノ", "kanji": "河野"}, {"orthographic": "ユキコ"})
     for i in range(1000):  # a long tail of pairs seen once
         counter.add({"orthographic": f"ア{i}", "kanji": f"甲{i}"}, {"orthographic": "ユキコ"})
-        assert len(counter.surnames.pairs) + len(counter.given_names.pairs) <= 100
+        assert len(counter.surnames) + len(counter.given_names) <= 100
     for _ in range(MIN_RECORDS):
         counter.add({"orthographic": "コウノ", "kanji": "河野"}, {"orthographic": "ユキコ"})
     assert dict(counter.as_meta()["ledger_readings"]["surnames"]) == {"河野": ["カワノ", "コウノ"]}
