@@ -33,9 +33,9 @@ MAX_CO_READINGS: Final = 16
 """Co-readings kept per reading, those of the most frequent kanji first (マサコ is 正子, 雅子,
 昌子, 政子, 和子…: beyond a handful, a co-reading says nothing)."""
 
-MAX_PAIRS: Final = 400_000
+MAX_PAIRS: Final = 200_000
 """Distinct (kanji, reading) pairs and kanji counted at once during a build (about 270 bytes
-each, so about 110 MB at the bound)."""
+each, so about 55 MB at the bound; ten times the 20,000 + 20,000 spellings that are kept)."""
 
 META_KEY: Final = "ledger_readings"
 
