@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -315,9 +316,18 @@ def eval_command(
     alias: AliasOption = None,
     config: ConfigOption = None,
     out: Annotated[Path | None, typer.Option("--out", help="folder for JSON + PNG")] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            exists=True,
+            dir_okay=False,
+            help="a second matching.toml: also list every check whose answer it would change",
+        ),
+    ] = None,
 ) -> None:
     """Recall of owners and false "found" rates per error pattern, with the baseline."""
-    from relevance.evaluate import load_checks, plot, report, run_check
+    from relevance.evaluate import changed_outcomes, load_checks, plot, report, run_check
 
     settings = Settings()
     client = _sync_client(settings)
@@ -326,11 +336,51 @@ def eval_command(
     outcomes = [run_check(client, finder, item) for item in labelled]
     result = report(outcomes, finder.config.threshold)
     _print_report(result)
+    changed: list[dict[str, Any]] = []
+    if compare:
+        other = _finder(settings, client, alias or settings.alias, compare)
+        other_outcomes = [
+            run_check(client, other, item, baseline=o.baseline_found)
+            for item, o in zip(labelled, outcomes, strict=True)
+        ]
+        other_result = report(other_outcomes, other.config.threshold)
+        changed = changed_outcomes(
+            outcomes, other_outcomes, finder.config.threshold, other.config.threshold
+        )
+        _print_comparison(result, other_result, compare, changed)
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "evaluation.json").write_text(result.to_json() + "\n")
         plot(result, out / "precision_recall.png")
         typer.echo(f"wrote {out / 'evaluation.json'} and {out / 'precision_recall.png'}")
+        if compare:
+            (out / "comparison.json").write_text(
+                json.dumps({"compared_with": str(compare), "changed": changed}, indent=2) + "\n"
+            )
+            typer.echo(f"wrote {out / 'comparison.json'}")
+
+
+def _print_comparison(result: Any, other: Any, path: Path, changed: list[dict[str, Any]]) -> None:
+    typer.echo(f"with {path}:")
+    typer.echo(
+        f"  recall of owners {result.recall:.3f} → {other.recall:.3f}, "
+        f"false found {result.false_found:.4f} → {other.false_found:.4f}"
+    )
+    for tag, row in result.recall_by_tag.items():
+        after = other.recall_by_tag[tag]["recall"]
+        if after != row["recall"]:
+            typer.echo(f"  {tag:22} {row['recall']:.3f} → {after:.3f}")
+    for kind, row in result.false_found_by_kind.items():
+        after = other.false_found_by_kind[kind]["false_found"]
+        if after != row["false_found"]:
+            typer.echo(f"  {kind:22} {row['false_found']:.4f} → {after:.4f}")
+    typer.echo(f"  {len(changed)} checks answered differently:")
+    for row in changed:
+        what = ",".join(row["tags"]) or row["kind"]
+        typer.echo(
+            f"  {row['check_id']:10} {row['effect']:16} {what:32} "
+            f"{row['score_before']:7.2f} → {row['score_after']:7.2f}"
+        )
 
 
 def _print_report(result: Any) -> None:

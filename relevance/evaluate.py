@@ -93,7 +93,14 @@ def baseline_found(client: OpenSearch, alias: str, request: ExistenceCheckIn) ->
     return int(response["hits"]["total"]["value"]) > 0
 
 
-def run_check(client: OpenSearch, finder: Finder, labelled: Mapping[str, Any]) -> CheckOutcome:
+def run_check(
+    client: OpenSearch,
+    finder: Finder,
+    labelled: Mapping[str, Any],
+    baseline: bool | None = None,
+) -> CheckOutcome:
+    """One labelled check through the real query path; ``baseline`` is the historical rule's
+    answer when already known (a second configuration over the same index and checks)."""
     request = ExistenceCheckIn.model_validate(labelled["request"])
     decision = finder.find(client, request.to_check())
     expected = labelled.get("expected_record_id")
@@ -117,7 +124,9 @@ def run_check(client: OpenSearch, finder: Finder, labelled: Mapping[str, Any]) -
         owner_score=owner_score,
         other_score=other_score,
         owner_candidate=owner_candidate,
-        baseline_found=baseline_found(client, finder.alias, request),
+        baseline_found=(
+            baseline if baseline is not None else baseline_found(client, finder.alias, request)
+        ),
     )
 
 
@@ -213,6 +222,53 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
             for o in alarms
         ],
     )
+
+
+def _found(outcome: CheckOutcome, threshold: float) -> bool:
+    return (_owner_found if outcome.expected else _false_found)(outcome, threshold)
+
+
+def _score(outcome: CheckOutcome) -> float:
+    return (
+        outcome.owner_score if outcome.expected else max(outcome.owner_score, outcome.other_score)
+    )
+
+
+def changed_outcomes(
+    before: Sequence[CheckOutcome],
+    after: Sequence[CheckOutcome],
+    before_threshold: float,
+    after_threshold: float,
+) -> list[dict[str, Any]]:
+    """The checks whose answer differs between two configurations over the same checks.
+
+    What a relevance engineer reads before adopting a change: each owner newly found or lost,
+    each person with no record newly (or no longer) told "found", with both scores. Check ids,
+    tags and scores only: look a check up with ``mochinushi explain``.
+    """
+    rows: list[dict[str, Any]] = []
+    for old, new in zip(before, after, strict=True):
+        if old.check_id != new.check_id:
+            raise ValueError("the two runs did not evaluate the same checks in the same order")
+        was, now = _found(old, before_threshold), _found(new, after_threshold)
+        if was == now:
+            continue
+        if old.expected:
+            effect = "owner found" if now else "owner missed"
+        else:
+            effect = "new false alarm" if now else "false alarm gone"
+        rows.append(
+            {
+                "check_id": old.check_id,
+                "kind": old.kind,
+                "tags": list(old.tags),
+                "effect": effect,
+                "score_before": _score(old),
+                "score_after": _score(new),
+            }
+        )
+    order = ["owner found", "false alarm gone", "owner missed", "new false alarm"]
+    return sorted(rows, key=lambda row: (order.index(row["effect"]), row["check_id"]))
 
 
 def calibrated_threshold(

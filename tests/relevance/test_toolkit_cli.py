@@ -145,3 +145,23 @@ def test_fit_estimates_level_weights(crafted_alias: str, tmp_path: Path) -> None
     rows = {(r["feature"], r["level"]): r for r in json.loads(out.read_text())}
     own = rows[("given_name", "orthographic")]
     assert own["own_pairs"] == 1 and own["weight"] > 0
+
+
+def test_eval_compare_lists_every_check_answered_differently(
+    crafted_alias: str, tmp_path: Path
+) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        (Path(__file__).parents[2] / "search_api" / "matching.toml").read_text(encoding="utf-8")
+    )
+    write_threshold(strict, 59.0)  # nobody reaches it: the owner is lost, nothing else moves
+    out = tmp_path / "report"
+    arguments = ["eval", str(_checks(tmp_path)), "--alias", crafted_alias]
+    result = RUNNER.invoke(app, [*arguments, "--compare", str(strict), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "recall of owners 1.000 → 0.000" in result.output
+    assert "1 checks answered differently" in result.output
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert [(row["check_id"], row["effect"]) for row in comparison["changed"]] == [
+        ("C1", "owner missed")
+    ]
