@@ -35,8 +35,7 @@ class PartKeys:
     kanji: str | None = None
     """Folded kanji (old forms → new) when the part was given in kanji."""
     composed: frozenset[str] = frozenset()
-    """Orthographic keys of character-by-character readings of the kanji; without kanji, the
-    kana's co-readings learned from the ledger (query side only)."""
+    """Orthographic keys of character-by-character readings of the kanji (query side only)."""
     co_readings: frozenset[str] = frozenset()
     """Check side, kana typed without kanji: other readings of a kanji spelling the kana is a
     reading of, as the served index's records were keyed (サチコ → ユキコ via 幸子)."""

@@ -10,8 +10,9 @@ side uses them two ways:
 * a check with kanji: the ledger's readings of that kanji join the dictionary's, so a kana-only
   record keyed マサシ agrees with 正 typed as タダシ at the ``reading`` level;
 * a check without kanji: kana that share a kanji with the typed kana are *co-readings*
-  (サチコ and ユキコ, both 幸子), compared like composed readings — speculative, weighed low,
-  since two people called サチコ and ユキコ are usually two people.
+  (サチコ and ユキコ, both 幸子), a scoring level of their own (``co_reading``) — speculative,
+  weighed low, never enough for the namesake guard and never applied to whole names, since
+  two people called サチコ and ユキコ are usually two people.
 
 A reading must be borne by ``MIN_RECORDS`` records and ``MIN_SHARE`` of its kanji's records, so
 one-off keying slips (セツコ keyed セシコ) do not become readings.
@@ -35,7 +36,7 @@ MAX_CO_READINGS: Final = 16
 
 MAX_PAIRS: Final = 200_000
 """Distinct (kanji, reading) pairs and kanji counted at once during a build (about 270 bytes
-each, so about 55 MB at the bound; ten times the 20,000 + 20,000 spellings that are kept)."""
+each, so about 55 MB at the bound; five times the 20,000 + 20,000 spellings that are kept)."""
 
 META_KEY: Final = "ledger_readings"
 

@@ -228,6 +228,7 @@ def _run_gates(
         raise lifecycle.GateFailed(f"index holds {count} documents, {summary.indexed} were loaded")
     lifecycle.check_mapping_version(client, index)
     summary.gates["mapping_version"] = "ok"
+    lifecycle.check_servable(client, index)  # the _meta the API will read, read as it will
     if options.min_count is not None and count < options.min_count:
         raise lifecycle.GateFailed(f"{count} documents is below --min-count {options.min_count}")
     if options.max_drop_ratio is not None and live_count:

@@ -143,6 +143,9 @@ def rollback(client: OpenSearch, alias: str) -> str:
             f"{target.name} has mapping version {target.mapping_version} and this code "
             f"queries version {MAPPING_VERSION}: roll the code back with it, or rebuild"
         )
+    # Kept indices were built by whichever code ran that night: one whose ``_meta`` this code
+    # cannot read would take the service down rather than back.
+    check_servable(client, target.name)
     swap_alias(client, alias, target.name)
     return target.name
 
@@ -156,6 +159,17 @@ def check_mapping_version(client: OpenSearch, index: str) -> None:
     found = mapping_version(client, index)
     if found != MAPPING_VERSION:
         raise GateFailed(f"index {index} has mapping version {found}, expected {MAPPING_VERSION}")
+
+
+def check_servable(client: OpenSearch, index: str) -> None:
+    """The API could serve ``index``: its mapping version and ``_meta`` statistics read as the
+    API reads them (``search_api.finder.served_index``)."""
+    from search_api.finder import SearchUnavailable, served_index
+
+    try:
+        served_index(client.indices.get_mapping(index=index))
+    except SearchUnavailable as error:
+        raise GateFailed(f"index {index} cannot be served: {error}") from error
 
 
 # -- the lock ----------------------------------------------------------------------------------

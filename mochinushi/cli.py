@@ -293,16 +293,20 @@ def synth_command(
     typer.echo(f"wrote {len(synth.records)} records and {len(synth.checks)} checks to {out}")
 
 
-def _finder(settings: Settings, client: Any, alias: str, config: Path | None) -> Any:
+def _finder(
+    settings: Settings, client: Any, alias: str, config: Path | None, served: Any = None
+) -> Any:
+    """A finder over ``alias``; over exactly the indices of ``served`` when given (two runs to
+    compare must search the same index even if the alias moves in between)."""
     from analyzers.readings import default_reading_dictionary
     from search_api.finder import Finder, load_name_stats
     from search_api.scoring import MatchingConfig
 
     return Finder(
-        alias=alias,
+        alias=served.names if served else alias,
         config=MatchingConfig.load(config),
         readings=default_reading_dictionary(),
-        stats=load_name_stats(client, alias),
+        stats=served.stats if served else load_name_stats(client, alias),
         request_timeout=30,
     )
 
@@ -328,17 +332,19 @@ def eval_command(
 ) -> None:
     """Recall of owners and false "found" rates per error pattern, with the baseline."""
     from relevance.evaluate import changed_outcomes, load_checks, plot, report, run_check
+    from search_api.finder import served_index
 
     settings = Settings()
     client = _sync_client(settings)
-    finder = _finder(settings, client, alias or settings.alias, config)
+    served = served_index(client.indices.get_mapping(index=alias or settings.alias))
+    finder = _finder(settings, client, alias or settings.alias, config, served)
     labelled = load_checks(checks)
     outcomes = [run_check(client, finder, item) for item in labelled]
     result = report(outcomes, finder.config.threshold)
     _print_report(result)
     changed: list[dict[str, Any]] = []
     if compare:
-        other = _finder(settings, client, alias or settings.alias, compare)
+        other = _finder(settings, client, alias or settings.alias, compare, served)
         other_outcomes = [
             run_check(client, other, item, baseline=o.baseline_found)
             for item, o in zip(labelled, outcomes, strict=True)

@@ -18,6 +18,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 from orjson import dumps as json_dumps
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
@@ -80,21 +82,21 @@ class ServiceState:
     _finder: Finder | None = None
     _served_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def _served_stale(self) -> bool:
-        return self._served is None or time.monotonic() - self._served_at > STATS_TTL_SECONDS
+    def _served_stale(self, max_age: float) -> bool:
+        return self._served is None or time.monotonic() - self._served_at > max_age
 
     def forget_served_index(self) -> None:
         """The next check resolves the alias again (its index is gone, or was never found)."""
         self._served = None
 
-    async def served_index(self, refresh: bool = False) -> ServedIndex:
-        """The indices the alias serves, resolved again once ``STATS_TTL_SECONDS`` have passed
-        (or now, with ``refresh``: readiness probes)."""
-        if refresh or self._served_stale():
+    async def served_index(self, max_age: float = STATS_TTL_SECONDS) -> ServedIndex:
+        """The indices the alias serves, resolved again when the last answer is older than
+        ``max_age`` seconds (readiness probes ask for a fresher one)."""
+        if self._served_stale(max_age):
             async with self._served_lock:
-                # Checked again under the lock: the checks that queued behind the one reload
-                # must not each reload again (that stalled every check once a minute).
-                if refresh or self._served_stale():
+                # Checked again under the lock: the checks (or probes) that queued behind the
+                # one reload must not each reload again (that stalled every check once a minute).
+                if self._served_stale(max_age):
                     try:
                         self._served = await resolve_served_index(
                             self.client, self.settings.alias, self._served
@@ -104,10 +106,15 @@ class ServiceState:
                         # served before it: the alias says it is no longer the one to serve.
                         self._served = None
                         raise
-                    except Exception as error:
-                        # The cluster did not answer: keep searching the index already checked.
+                    except CLUSTER_DID_NOT_ANSWER as error:
+                        # Keep searching the index already checked: it is still the one served
+                        # as far as anyone can tell.
                         if self._served is None:
                             raise SearchUnavailable("unreachable", type(error).__name__) from error
+                    except Exception as error:
+                        # Anything else is no reason to trust the old answer.
+                        self._served = None
+                        raise SearchUnavailable("other", type(error).__name__) from error
                     self._served_at = time.monotonic()
         assert self._served is not None
         return self._served
@@ -124,6 +131,19 @@ class ServiceState:
             )
         return self._finder
 
+
+READINESS_MAX_AGE_SECONDS = 1.0
+"""A probe trusts an answer about the alias this recent: a flood of probes costs the cluster one
+lookup a second and never queues the checks behind it."""
+
+CLUSTER_DID_NOT_ANSWER = (
+    OSConnectionError,
+    ConnectionTimeout,
+    TransportError,
+    OSError,
+    TimeoutError,
+)
+"""Errors after which the alias is taken to still serve what it served at the last answer."""
 
 READINESS_REASONS = {
     "mapping_version": "index mapping version not supported",
@@ -165,7 +185,10 @@ async def _find_with_retry(state: ServiceState, request: ExistenceCheckIn) -> De
         if time.monotonic() >= deadline:
             break
         try:
-            finder = await state.finder()
+            # Resolving the alias is part of the check's time too.
+            finder = await asyncio.wait_for(
+                state.finder(), timeout=max(0.1, deadline - time.monotonic())
+            )
             return await asyncio.wait_for(
                 finder.find_async(state.client, check),
                 timeout=max(0.1, deadline - time.monotonic()),
@@ -241,6 +264,8 @@ async def run_existence_check(
             kind = "unreachable"
         elif error.kind == "shard_failure":
             kind = "shard_failure"
+        elif error.kind in ("mapping_version", "bad_meta"):
+            kind = "unservable_index"
         state.metrics.count_backend_error(kind)
         log_request_event(
             state.logger,
@@ -447,7 +472,7 @@ def create_app(
         if not exists:
             return JSONResponse({"ready": False, "reason": "alias missing"}, status_code=503)
         try:
-            await state.served_index(refresh=True)
+            await state.served_index(max_age=READINESS_MAX_AGE_SECONDS)
         except SearchUnavailable as error:
             reason = READINESS_REASONS.get(error.kind, "alias missing")
             return JSONResponse({"ready": False, "reason": reason}, status_code=503)

@@ -116,7 +116,22 @@ class ServedIndex:
 
 def served_index(mapping: Mapping[str, Any]) -> ServedIndex:
     """From a ``GET <alias>/_mapping`` response: every index behind the alias must be queryable
-    by this code; the name statistics come from the newest one."""
+    by this code; the name statistics come from the newest one.
+
+    Raises ``SearchUnavailable`` for every way the mapping can be unusable, never anything else:
+    the caller must not take a malformed answer for a cluster that did not answer, and fall
+    back to the index served before (checks against yesterday's index would answer "no record"
+    for today's records).
+    """
+    try:
+        return _served_index(mapping)
+    except SearchUnavailable:
+        raise
+    except Exception as error:
+        raise SearchUnavailable("bad_meta", "the index's mapping cannot be read") from error
+
+
+def _served_index(mapping: Mapping[str, Any]) -> ServedIndex:
     for body in mapping.values():
         version = mapping_version_of(body)
         if version != MAPPING_VERSION:
@@ -128,12 +143,7 @@ def served_index(mapping: Mapping[str, Any]) -> ServedIndex:
     if not mapping:
         raise SearchUnavailable("no_index", "the alias serves no index")
     names = sorted(mapping)
-    try:
-        stats = NameStats.from_meta(mapping[names[-1]]["mappings"].get("_meta", {}))
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
-        # Never fall back to the index served before: the alias says this one is to be served,
-        # and checks against yesterday's index would answer "no record" for today's records.
-        raise SearchUnavailable("bad_meta", "the index's name statistics cannot be read") from error
+    stats = NameStats.from_meta(mapping[names[-1]]["mappings"].get("_meta", {}))
     return ServedIndex(names=",".join(names), stats=stats)
 
 

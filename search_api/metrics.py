@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 CheckOutcome = Literal["found", "not_found", "unavailable", "invalid", "rate_limited"]
-BackendErrorKind = Literal["timeout", "unreachable", "shard_failure", "other"]
+BackendErrorKind = Literal["timeout", "unreachable", "shard_failure", "unservable_index", "other"]
 TokenResolutionResult = Literal["ok", "unknown", "expired", "unauthorized"]
 
 CHECK_OUTCOMES: Final[tuple[str, ...]] = get_args(CheckOutcome)

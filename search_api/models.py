@@ -223,5 +223,9 @@ TOKEN_RESOLUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": InvalidInputOut, "description": "Malformed request"},
 }
 READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {"model": ReadinessOut, "description": "Cluster unreachable or alias missing"},
+    503: {
+        "model": ReadinessOut,
+        "description": "Cluster unreachable, alias missing, or its index unservable by this code "
+        "(mapping version not supported, statistics unreadable, not searchable)",
+    },
 }

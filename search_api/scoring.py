@@ -77,6 +77,14 @@ class MatchingConfig:
         )
 
 
+def _counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) and type(count) is int for key, count in value.items()
+    ):
+        raise ValueError("name statistics are not counts of name keys")
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class NameStats:
     """How often name keys occur in the index (top names only), for the frequency adjustment."""
@@ -92,9 +100,10 @@ class NameStats:
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> NameStats:
+        """From an index's ``_meta``; ValueError when the statistics are there but malformed."""
         stats = meta.get("name_stats") or {}
-        surnames = dict(stats.get("surnames", {}))
-        given_names = dict(stats.get("given_names", {}))
+        surnames = _counts(stats.get("surnames", {}))
+        given_names = _counts(stats.get("given_names", {}))
         return cls(
             total=int(stats.get("total", 0)),
             surnames=surnames,
@@ -286,8 +295,9 @@ def _part_score(
     rarest: int,
     stats: NameStats,
     config: MatchingConfig,
-) -> tuple[str, float]:
-    """Level and weight of one name part, with the one-edit demotion and frequency bits."""
+) -> tuple[str, float, bool]:
+    """Level and weight of one name part, with the one-edit demotion and frequency bits, and
+    whether any level that agrees on the name (not a mere co-reading) applies."""
     check_key = check.levels.get("orthographic", "")
     record_key = str(record.get("orthographic", ""))
     levels = _demote_one_edit(
@@ -296,7 +306,7 @@ def _part_score(
     level, weight = _best(levels, weights)
     if level in FREQUENCY_ADJUSTED:
         weight += _frequency_bits(record_key, counts, rarest, stats, config.frequency)
-    return level, weight
+    return level, weight, bool(levels - SURNAME_DISAGREES)
 
 
 def _name_contributions(
@@ -306,20 +316,22 @@ def _name_contributions(
     assert names.surname is not None and names.given is not None
     sur, given = doc.get("sur"), doc.get("given")
     if sur and given:
-        level, weight = _part_score(
+        level, weight, agrees = _part_score(
             names.surname, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
         )
         if level == "none" and keys.check.gender == "F":
             weight = config.surname["none_female"]
         feature = "surname"
         for index, former in enumerate(keys.former_surnames):
-            f_level, f_weight = _part_score(
+            f_level, f_weight, f_agrees = _part_score(
                 former, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
             )
             f_weight -= config.surname["former_penalty"]
-            if f_level != "none" and f_weight > weight:
-                level, weight, feature = f_level, f_weight, f"former_surname[{index}]"
-        g_level, g_weight = _part_score(
+            # A declared former surname that agrees replaces a current one that does not,
+            # whatever the weights (a co-reading of the current one can outweigh it).
+            if f_agrees and (f_weight > weight or not agrees):
+                level, weight, feature, agrees = f_level, f_weight, f"former_surname[{index}]", True
+        g_level, g_weight, _ = _part_score(
             names.given,
             given,
             config.given,
@@ -331,7 +343,7 @@ def _name_contributions(
         return [
             Contribution(feature, level, weight),
             Contribution("given_name", g_level, g_weight),
-        ], level not in SURNAME_DISAGREES
+        ], agrees
     # A record keyed without a space: compare whole names, then the given name as a suffix.
     full = doc.get("full") or {}
     candidates = [names.full, *keys.former_full_names]

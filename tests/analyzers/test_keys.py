@@ -101,3 +101,19 @@ def test_a_composed_reading_with_other_voicing_is_no_agreement() -> None:
     record = {"exact": "ジュンコ", "orthographic": "ジユンコ", "voiceless": "シユンコ"}
     assert "reading_voiceless" not in part_levels(check, record)
     assert part_levels(check, {**record, "orthographic": "シユンコ"}) >= {"composed_reading"}
+
+
+def test_no_part_starts_with_an_iteration_mark() -> None:
+    class Agreeable(ReadingDictionary):
+        """Reads 佐 as the surname サ and 々木 as the given name サキ: a cut at 佐|々木 agrees."""
+
+        def __init__(self) -> None:
+            pass
+
+        def surname_readings(self, surname_kanji: str) -> frozenset[str]:
+            return frozenset({"サ"}) if surname_kanji == "佐" else frozenset()
+
+        def given_name_readings(self, given_name_kanji: str) -> frozenset[str]:
+            return frozenset({"サキ"}) if given_name_kanji == "々木" else frozenset()
+
+    assert split_kanji_by_kana("佐々木", "サ", "サキ", Agreeable()) == (None, None)

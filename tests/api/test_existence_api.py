@@ -9,6 +9,7 @@ import io
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from mappings import MAPPING_VERSION
 from mochinushi.settings import Settings
-from search_api.app import ConfigurationError, create_app
+from search_api.app import READINESS_MAX_AGE_SECONDS, ConfigurationError, create_app
 
 pytestmark = pytest.mark.opensearch
 
@@ -353,34 +354,60 @@ def test_partial_results_are_503_never_not_found(crafted_alias: str) -> None:
         assert re.search(r'backend_errors_total\{kind="shard_failure"\} [1-9]', metrics), metrics
 
 
-class UnreadableMetaClient(ShardFailureClient):
-    """Fault injection: the served index's ``_meta`` statistics are malformed."""
+class MovingAliasClient:
+    """Fault injection: a cluster whose alias moves from a good index to one whose ``_meta``
+    statistics are malformed; searches answer completely, with no hits."""
 
-    class indices:
-        @staticmethod
-        async def exists_alias(name: str) -> bool:
-            return True
+    def __init__(self) -> None:
+        self.serving = "good"
+        outer = self
 
-        @staticmethod
-        async def get_alias(index: str) -> dict[str, Any]:
-            return {"i": {"aliases": {index: {}}}}
+        class Indices:
+            @staticmethod
+            async def exists_alias(name: str) -> bool:
+                return True
 
-        @staticmethod
-        async def get_mapping(index: str) -> dict[str, Any]:
-            meta = {
-                "mapping_version": MAPPING_VERSION,
-                "ledger_readings": {"given_names": {"幸子": "サチコ"}},
-            }
-            return {"i": {"mappings": {"_meta": meta}}}
+            @staticmethod
+            async def get_alias(index: str) -> dict[str, Any]:
+                return {outer.serving: {"aliases": {index: {}}}}
+
+            @staticmethod
+            async def get_mapping(index: str) -> dict[str, Any]:
+                meta: dict[str, Any] = {"mapping_version": MAPPING_VERSION}
+                if index == "bad":
+                    meta["ledger_readings"] = {"given_names": {"幸子": "サチコ"}}
+                return {index: {"mappings": {"_meta": meta}}}
+
+        self.indices = Indices()
+
+    async def search(self, **_: Any) -> dict[str, Any]:
+        return {
+            "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "hits": {"hits": []},
+        }
+
+    async def count(self, **_: Any) -> dict[str, Any]:
+        return {"count": 0}
+
+    async def close(self) -> None:
+        return None
 
 
-def test_unreadable_index_statistics_are_503_never_not_found(crafted_alias: str) -> None:
-    app = create_app(_settings(crafted_alias), client=UnreadableMetaClient())  # type: ignore[arg-type]
+def test_unreadable_index_statistics_are_503_never_the_older_index(crafted_alias: str) -> None:
+    cluster = MovingAliasClient()
+    app = create_app(_settings(crafted_alias), client=cluster)  # type: ignore[arg-type]
     with TestClient(app) as client:
-        assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 503
+        answer = client.post("/v1/existence-checks", json=NOT_FOUND)
+        assert answer.status_code == 200 and answer.json()["found"] is False
+        assert client.get("/readyz").json() == {"ready": True}
+        cluster.serving = "bad"  # the nightly swap, onto an index whose _meta cannot be read
+        time.sleep(READINESS_MAX_AGE_SECONDS + 0.1)
         ready = client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["reason"] == "index statistics unreadable"
+        # The check does not quietly go on searching "good".
+        assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 503
 
 
 def test_readiness_health_metrics_and_docs(api: TestClient) -> None:

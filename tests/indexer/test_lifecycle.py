@@ -165,6 +165,23 @@ def test_rollback_refuses_an_index_of_another_mapping_version(
     assert lifecycle.live_indices(os_client, alias) == [second.index]
 
 
+def test_rollback_refuses_an_index_whose_statistics_cannot_be_read(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    """A kept index whose ``_meta`` the API cannot read (an older build's table shape, say)
+    would take the service down: 503s instead of answers."""
+    first = _build(os_client, _write(tmp_path / "a.jsonl", _records(5)), alias)
+    second = _build(os_client, _write(tmp_path / "b.jsonl", _records(6)), alias)
+    mapping = os_client.indices.get_mapping(index=first.index)[first.index]["mappings"]
+    unreadable = {"ledger_readings": {"surnames": {"河野": ["カワノ"]}}}  # an object, not a list
+    os_client.indices.put_mapping(
+        index=first.index, body={"_meta": {**mapping["_meta"], **unreadable}}
+    )
+    with pytest.raises(lifecycle.GateFailed, match="cannot be served"):
+        lifecycle.rollback(os_client, alias)
+    assert lifecycle.live_indices(os_client, alias) == [second.index]
+
+
 def test_delta_refuses_a_live_index_of_another_mapping_version(
     os_client: OpenSearch, alias: str, tmp_path: Path
 ) -> None:

@@ -35,7 +35,13 @@ def value(metrics: ServiceMetrics, name: str, **labels: str) -> float:
 
 def test_enumerations_match_the_contract() -> None:
     assert set(CHECK_OUTCOMES) == {"found", "not_found", "unavailable", "invalid", "rate_limited"}
-    assert set(BACKEND_ERROR_KINDS) == {"timeout", "unreachable", "shard_failure", "other"}
+    assert set(BACKEND_ERROR_KINDS) == {
+        "timeout",
+        "unreachable",
+        "shard_failure",
+        "unservable_index",
+        "other",
+    }
     assert set(TOKEN_RESOLUTION_RESULTS) == {"ok", "unknown", "expired", "unauthorized"}
 
 
