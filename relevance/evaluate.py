@@ -61,6 +61,8 @@ class EvaluationReport:
     false_found_by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
     sweep: list[dict[str, float]] = field(default_factory=list)
     worst_misses: list[dict[str, Any]] = field(default_factory=list)
+    misses_by_tag: dict[str, list[str]] = field(default_factory=dict)
+    """Every owner not found, by error pattern (check ids only): what to run ``explain`` on."""
     worst_false_alarms: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -152,6 +154,15 @@ def sweep(outcomes: Sequence[CheckOutcome], thresholds: Iterable[float]) -> list
     return rows
 
 
+def _misses_by_tag(owners: Sequence[CheckOutcome], threshold: float) -> dict[str, list[str]]:
+    misses: dict[str, list[str]] = defaultdict(list)
+    for o in owners:
+        if not _owner_found(o, threshold):
+            for tag in o.tags or ("untagged",):
+                misses[tag].append(o.check_id)
+    return {tag: sorted(ids) for tag, ids in sorted(misses.items())}
+
+
 def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationReport:
     owners = [o for o in outcomes if o.expected]
     negatives = [o for o in outcomes if not o.expected]
@@ -208,6 +219,7 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
             for kind, r in sorted(by_kind.items())
         },
         sweep=sweep(outcomes, grid),
+        misses_by_tag=_misses_by_tag(owners, threshold),
         worst_misses=[
             {
                 "check_id": o.check_id,

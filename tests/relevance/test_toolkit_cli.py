@@ -49,6 +49,16 @@ def _checks(tmp_path: Path) -> Path:
     return path
 
 
+def _unreachable_threshold(tmp_path: Path) -> Path:
+    """A copy of the matching configuration whose threshold no candidate reaches."""
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        (Path(__file__).parents[2] / "search_api" / "matching.toml").read_text(encoding="utf-8")
+    )
+    write_threshold(strict, 59.0)
+    return strict
+
+
 def test_synth_writes_extract_checks_and_manifest(tmp_path: Path) -> None:
     result = RUNNER.invoke(
         app, ["synth", "--records", "800", "--checks", "60", "--out", str(tmp_path)]
@@ -71,6 +81,7 @@ def test_eval_prints_per_pattern_table_and_writes_json_and_plot(
     report = json.loads((out / "evaluation.json").read_text())
     assert report["recall"] == 1.0 and report["false_found"] == 0.0
     assert report["baseline_recall"] == 0.0, "キヨウコ vs キョウコ defeats exact equality"
+    assert report["misses_by_tag"] == {}
     assert (out / "precision_recall.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -150,11 +161,7 @@ def test_fit_estimates_level_weights(crafted_alias: str, tmp_path: Path) -> None
 def test_eval_compare_lists_every_check_answered_differently(
     crafted_alias: str, tmp_path: Path
 ) -> None:
-    strict = tmp_path / "strict.toml"
-    strict.write_text(
-        (Path(__file__).parents[2] / "search_api" / "matching.toml").read_text(encoding="utf-8")
-    )
-    write_threshold(strict, 59.0)  # nobody reaches it: the owner is lost, nothing else moves
+    strict = _unreachable_threshold(tmp_path)  # the owner is lost, nothing else moves
     out = tmp_path / "report"
     arguments = ["eval", str(_checks(tmp_path)), "--alias", crafted_alias]
     result = RUNNER.invoke(app, [*arguments, "--compare", str(strict), "--out", str(out)])
@@ -165,3 +172,13 @@ def test_eval_compare_lists_every_check_answered_differently(
     assert [(row["check_id"], row["effect"]) for row in comparison["changed"]] == [
         ("C1", "owner missed")
     ]
+
+
+def test_eval_lists_every_missed_owner_by_pattern(crafted_alias: str, tmp_path: Path) -> None:
+    strict = _unreachable_threshold(tmp_path)
+    out = tmp_path / "report"
+    arguments = ["eval", str(_checks(tmp_path)), "--alias", crafted_alias, "--config", str(strict)]
+    result = RUNNER.invoke(app, [*arguments, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["misses_by_tag"] == {"small_kana": ["C1"]}
