@@ -175,11 +175,12 @@ def check_servable(client: OpenSearch, index: str) -> None:
 # -- the lock ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def reindex_lock(
-    client: OpenSearch, alias: str, stale_after: dt.timedelta = dt.timedelta(hours=6)
-) -> Iterator[None]:
-    holder = f"{socket.gethostname()}:{os.getpid()}"
+def ensure_lock_index(client: OpenSearch) -> None:
+    """The hidden index of reindex locks, one replica where a second node exists.
+
+    Created explicitly: a first lock document written into a missing index would create it
+    with the cluster's defaults (one replica that a single node can never allocate: yellow).
+    """
     if not client.indices.exists(index=LOCK_INDEX):
         # Another run may create it at the same moment: that is fine.
         with suppress(RequestError):
@@ -195,6 +196,14 @@ def reindex_lock(
                     }
                 },
             )
+
+
+@contextmanager
+def reindex_lock(
+    client: OpenSearch, alias: str, stale_after: dt.timedelta = dt.timedelta(hours=6)
+) -> Iterator[None]:
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    ensure_lock_index(client)
     doc = {"holder": holder, "acquired_at": utc_now().isoformat()}
     try:
         client.index(index=LOCK_INDEX, id=alias, body=doc, op_type="create", refresh=True)

@@ -212,6 +212,7 @@ def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
         "holder": "ghost:1",
         "acquired_at": (lifecycle.utc_now() - dt.timedelta(hours=7)).isoformat(),
     }
+    lifecycle.ensure_lock_index(os_client)
     os_client.index(index=lifecycle.LOCK_INDEX, id=alias, body=stale, refresh=True)
     summary = _build(os_client, extract, alias)
     assert summary.alias_moved
