@@ -260,9 +260,31 @@ def _typed_part(
     """One part of a typed name: with kanji, its dictionary and learned readings; without, the
     kana's co-readings."""
     if kanji:
-        readings = dictionary(kanji) | learned(_fold_kanji(kanji))
-        return part_keys(kana, kanji, readings, composed(kanji))
+        return part_keys(kana, kanji, _typed_readings(kanji, dictionary, learned), composed(kanji))
     return part_keys(kana, None, co_readings=co_readings(_levels(kana)[READING_LEVEL]))
+
+
+def _typed_readings(
+    kanji: str,
+    dictionary: Callable[[str], frozenset[str]],
+    learned: Callable[[str], frozenset[str]],
+) -> frozenset[str]:
+    return dictionary(kanji) | learned(_fold_kanji(kanji))
+
+
+def former_surname_keys(
+    kana: str,
+    kanji: str | None,
+    readings: ReadingDictionary,
+    ledger: LedgerReadings = NO_LEDGER_READINGS,
+) -> PartKeys:
+    """A declared former surname: its kanji's dictionary and learned readings, nothing composed
+    and no co-readings (a former surname is matched as declared, not guessed at)."""
+    if not kanji:
+        return part_keys(kana, kanji)
+    return part_keys(
+        kana, kanji, _typed_readings(kanji, readings.surname_readings, ledger.surname_readings)
+    )
 
 
 MAX_JOINED_READINGS = 64

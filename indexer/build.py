@@ -32,8 +32,8 @@ from indexer.sources import (
 )
 from mappings import index_body
 from search_api.checks import Check
-from search_api.finder import Finder, load_name_stats
-from search_api.scoring import MatchingConfig
+from search_api.finder import Finder
+from search_api.scoring import MatchingConfig, NameStats
 
 Progress = Callable[[int], None]
 
@@ -192,13 +192,17 @@ def check_of_record(record: Record) -> Check | None:
 
 
 def _sample_gate(
-    client: OpenSearch, index: str, sample: list[Record], readings: ReadingDictionary
+    client: OpenSearch,
+    index: str,
+    stats: NameStats,
+    sample: list[Record],
+    readings: ReadingDictionary,
 ) -> dict[str, Any]:
     finder = Finder(
         alias=index,
         config=MatchingConfig.load(),
         readings=readings,
-        stats=load_name_stats(client, index),
+        stats=stats,
         request_timeout=30,
     )
     checked = missing = 0
@@ -226,9 +230,9 @@ def _run_gates(
     summary.gates["doc_count"] = count
     if count != summary.indexed:
         raise lifecycle.GateFailed(f"index holds {count} documents, {summary.indexed} were loaded")
-    lifecycle.check_mapping_version(client, index)
+    # The mapping version and the _meta statistics, read as the API will read them.
+    served = lifecycle.check_servable(client, index)
     summary.gates["mapping_version"] = "ok"
-    lifecycle.check_servable(client, index)  # the _meta the API will read, read as it will
     if options.min_count is not None and count < options.min_count:
         raise lifecycle.GateFailed(f"{count} documents is below --min-count {options.min_count}")
     if options.max_drop_ratio is not None and live_count:
@@ -239,7 +243,7 @@ def _run_gates(
                 f"{drop:.1%} fewer documents than the live index "
                 f"(limit {options.max_drop_ratio:.1%})"
             )
-    result = _sample_gate(client, index, sample, readings)
+    result = _sample_gate(client, index, served.stats, sample, readings)
     summary.gates.update(result)
     if result["sample_missing"]:
         raise lifecycle.GateFailed(

@@ -24,6 +24,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from mappings import MAPPING_VERSION, mapping_version_of
+from search_api.finder import SearchUnavailable, ServedIndex, served_index
 
 LOCK_INDEX = ".mochinushi-locks"
 
@@ -161,13 +162,11 @@ def check_mapping_version(client: OpenSearch, index: str) -> None:
         raise GateFailed(f"index {index} has mapping version {found}, expected {MAPPING_VERSION}")
 
 
-def check_servable(client: OpenSearch, index: str) -> None:
-    """The API could serve ``index``: its mapping version and ``_meta`` statistics read as the
-    API reads them (``search_api.finder.served_index``)."""
-    from search_api.finder import SearchUnavailable, served_index
-
+def check_servable(client: OpenSearch, index: str) -> ServedIndex:
+    """What the API would serve of ``index``: its mapping version and ``_meta`` statistics read
+    as the API reads them (``search_api.finder.served_index``); GateFailed if it could not."""
     try:
-        served_index(client.indices.get_mapping(index=index))
+        return served_index(client.indices.get_mapping(index=index))
     except SearchUnavailable as error:
         raise GateFailed(f"index {index} cannot be served: {error}") from error
 

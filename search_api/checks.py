@@ -7,8 +7,7 @@ from typing import Literal
 
 from analyzers.dates import BirthDate
 from analyzers.kana import normalize_kana
-from analyzers.kanji import fold_kanji
-from analyzers.keys import NameKeys, PartKeys, check_name_keys, part_keys
+from analyzers.keys import NameKeys, PartKeys, check_name_keys, former_surname_keys, part_keys
 from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
 from analyzers.readings import ReadingDictionary
 
@@ -58,14 +57,7 @@ def check_keys(
         ledger,
     )
     formers = tuple(
-        part_keys(
-            f.kana,
-            f.kanji,
-            readings.surname_readings(f.kanji) | ledger.surname_readings(fold_kanji(f.kanji))
-            if f.kanji
-            else frozenset(),
-        )
-        for f in check.former_surnames
+        former_surname_keys(f.kana, f.kanji, readings, ledger) for f in check.former_surnames
     )
     former_full = tuple(
         part_keys(normalize_kana(f.kana) + normalize_kana(check.given_name_kana), None)
