@@ -70,10 +70,10 @@ from bench.benchlib import (  # noqa: E402
     run_script,
     write_result,
 )
+from matching.finder import Finder, load_name_stats  # noqa: E402
+from matching.scoring import MatchingConfig  # noqa: E402
 from relevance.synth import SynthConfig, generate, write_synth_set  # noqa: E402
-from search_api.finder import Finder, load_name_stats  # noqa: E402
 from search_api.models import ExistenceCheckIn  # noqa: E402
-from search_api.scoring import MatchingConfig  # noqa: E402
 
 HOST = "127.0.0.1"
 ALIAS = "bench-api"

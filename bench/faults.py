@@ -47,7 +47,8 @@ if str(ROOT) not in sys.path:  # run as a script: the repository's packages are 
 
 from analyzers.readings import default_reading_dictionary  # noqa: E402
 from indexer.build import BuildOptions, build_index  # noqa: E402
-from mochinushi.local_node import LocalCluster  # noqa: E402
+from mochinushi.localdev.node import LocalCluster  # noqa: E402
+from mochinushi.localdev.settings import LocalNodeSettings  # noqa: E402
 from mochinushi.settings import Settings  # noqa: E402
 from relevance.synth import SynthConfig, generate, write_synth_set  # noqa: E402
 from search_api.app import create_app  # noqa: E402
@@ -416,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = LocalNodeSettings()
     cluster = LocalCluster(settings.home, settings.opensearch_version)
     work = ROOT / "var" / "faults"
     work.mkdir(parents=True, exist_ok=True)

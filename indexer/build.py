@@ -18,7 +18,7 @@ from opensearchpy.exceptions import TransportError
 from analyzers.names import split_kana_name
 from analyzers.readings import ReadingDictionary
 from indexer import lifecycle
-from indexer.documents import NameStatsCollector, record_document
+from indexer.documents import record_document
 from indexer.load import Action, BulkLoader, serialise
 from indexer.sources import (
     ExtractEncoding,
@@ -31,9 +31,10 @@ from indexer.sources import (
     read_extract,
 )
 from mappings import index_body
-from search_api.checks import Check
-from search_api.finder import Finder
-from search_api.scoring import MatchingConfig, NameStats
+from matching.checks import Check
+from matching.config import MatchingConfig
+from matching.finder import Finder
+from matching.index_meta import NameStats, NameStatsCollector
 
 Progress = Callable[[int], None]
 

@@ -24,7 +24,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from mappings import MAPPING_VERSION, mapping_version_of
-from search_api.finder import SearchUnavailable, ServedIndex, served_index
+from matching.finder import SearchUnavailable, ServedIndex, served_index
 
 LOCK_INDEX = ".mochinushi-locks"
 
@@ -164,7 +164,7 @@ def check_mapping_version(client: OpenSearch, index: str) -> None:
 
 def check_servable(client: OpenSearch, index: str) -> ServedIndex:
     """What the API would serve of ``index``: its mapping version and ``_meta`` statistics read
-    as the API reads them (``search_api.finder.served_index``); GateFailed if it could not."""
+    as the API reads them (``matching.finder.served_index``); GateFailed if it could not."""
     try:
         return served_index(client.indices.get_mapping(index=index))
     except SearchUnavailable as error:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mochinushi.local_node import (
+from mochinushi.localdev.distribution import DistributionError
+from mochinushi.localdev.node import (
     CLUSTER_BASE_PORT,
     CLUSTER_HEAP,
     ClusterStatus,
@@ -17,7 +18,7 @@ from mochinushi.local_node import (
     LocalNodeError,
     NodeStatus,
 )
-from mochinushi.opensearch_dist import DistributionError
+from mochinushi.localdev.settings import LocalNodeSettings
 from mochinushi.settings import Settings
 
 app = typer.Typer(help="Finds the owners of unmatched pension records.", no_args_is_help=True)
@@ -59,7 +60,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _local_node(port: int | None, heap: str | None = None) -> LocalNode:
-    settings = Settings()
+    settings = LocalNodeSettings()
     return LocalNode(
         home=settings.home,
         version=settings.opensearch_version,
@@ -74,7 +75,7 @@ def _local_target(
     """The single node for ``--nodes 1`` (exactly as before clusters existed), else a cluster."""
     if nodes == 1:
         return _local_node(port, heap)
-    settings = Settings()
+    settings = LocalNodeSettings()
     return LocalCluster(
         settings.home,
         settings.opensearch_version,
@@ -160,14 +161,9 @@ AliasOption = Annotated[str | None, typer.Option("--alias", help="Alias to build
 
 
 def _sync_client(settings: Settings) -> Any:
-    from opensearchpy import OpenSearch
+    from mochinushi.clients import cli_client
 
-    return OpenSearch(
-        hosts=settings.opensearch_hosts(),
-        http_auth=settings.opensearch_auth(),
-        verify_certs=settings.opensearch_verify_certs,
-        timeout=60,
-    )
+    return cli_client(settings)
 
 
 @app.command("index")
@@ -299,8 +295,8 @@ def _finder(
     """A finder over ``alias``; over exactly the indices of ``served`` when given (two runs to
     compare must search the same index even if the alias moves in between)."""
     from analyzers.readings import default_reading_dictionary
-    from search_api.finder import Finder, load_name_stats
-    from search_api.scoring import MatchingConfig
+    from matching.config import MatchingConfig
+    from matching.finder import Finder, load_name_stats
 
     return Finder(
         alias=served.names if served else alias,
@@ -331,8 +327,8 @@ def eval_command(
     ] = None,
 ) -> None:
     """Recall of owners and false "found" rates per error pattern, with the baseline."""
+    from matching.finder import served_index
     from relevance.evaluate import changed_outcomes, load_checks, plot, report, run_check
-    from search_api.finder import served_index
 
     settings = Settings()
     client = _sync_client(settings)
@@ -395,11 +391,15 @@ def _print_report(result: Any) -> None:
         f"(baseline {result.baseline_recall:.3f}), false found "
         f"{result.false_found:.4f} (baseline {result.baseline_false_found:.4f}); "
         f"{result.owners} owners, {result.negatives} negatives, "
-        f"{result.blocking_misses} blocking misses"
+        f"{result.blocking_misses} blocking misses; found for someone else "
+        f"{result.found_for_someone_else:.4f}"
     )
     typer.echo(f"{'error pattern':24} {'n':>6} {'recall':>8} {'baseline':>9}")
     for tag, row in result.recall_by_tag.items():
         typer.echo(f"{tag:24} {row['n']:>6} {row['recall']:>8.3f} {row['baseline']:>9.3f}")
+    typer.echo(f"{'keying errors':24} {'n':>6} {'recall':>8}")
+    for count, row in result.recall_by_error_count.items():
+        typer.echo(f"{count:24} {row['n']:>6} {row['recall']:>8.3f}")
     typer.echo(f"{'negative kind':24} {'n':>6} {'false':>8} {'baseline':>9}")
     for kind, row in result.false_found_by_kind.items():
         typer.echo(f"{kind:24} {row['n']:>6} {row['false_found']:>8.4f} {row['baseline']:>9.4f}")
@@ -414,8 +414,7 @@ def calibrate_command(
     write: Annotated[bool, typer.Option("--write/--dry-run")] = False,
 ) -> None:
     """Pick the lowest threshold meeting a false "found" target; optionally write it."""
-    from importlib import resources
-
+    from matching.config import default_config_path
     from relevance.evaluate import calibrated_threshold, load_checks, run_check, write_threshold
 
     settings = Settings()
@@ -425,7 +424,7 @@ def calibrate_command(
     threshold = calibrated_threshold(outcomes, max_false_found)
     typer.echo(f"threshold for false found <= {max_false_found}: {threshold}")
     if write:
-        target = config or Path(str(resources.files("search_api").joinpath("matching.toml")))
+        target = config or default_config_path()
         write_threshold(target, threshold)
         typer.echo(f"wrote threshold = {threshold} to {target}")
 
@@ -464,15 +463,17 @@ def fit_command(
 @app.command("explain")
 def explain_command(
     check: Annotated[str, typer.Argument(help="check JSON, or @file with one JSON object")],
-    record: Annotated[str, typer.Option("--record", help="record id to explain")],
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="record id to explain (default: the top candidates)"),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="candidates shown without --record")] = 3,
     alias: AliasOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Waterfall of one check against one record: each field's level and weight."""
-    import json
-
+    """Why a check is found or not: the decision and each candidate's waterfall."""
+    from matching.explain import RecordNotFound, explain, waterfall_lines
     from search_api.models import ExistenceCheckIn
-    from search_api.scoring import score_candidate
 
     settings = Settings()
     client = _sync_client(settings)
@@ -480,38 +481,26 @@ def explain_command(
     text = Path(check[1:]).read_text(encoding="utf-8") if check.startswith("@") else check
     data = json.loads(text)
     request = ExistenceCheckIn.model_validate(data.get("request", data))
-    keys, body = finder.body(request.to_check(), named=True)
-    response = client.search(index=finder.alias, body=body)
-    hits = response["hits"]["hits"]
-    retrieved = [h["_source"] for h in hits]
-    doc = next((d for d in retrieved if d["record_id"] == record), None)
-    if doc is None:
-        lookup = client.search(index=finder.alias, body={"query": {"term": {"record_id": record}}})
-        if not lookup["hits"]["hits"]:
-            raise _fail(f"record {record} is not in {finder.alias}")
-        doc = lookup["hits"]["hits"][0]["_source"]
-        typer.echo("BLOCKING MISS: the record was not among the candidates of the query")
-    else:
-        rank = [d["record_id"] for d in retrieved].index(record) + 1
-        typer.echo(f"retrieved: candidate {rank} of {len(retrieved)}")
-        clauses = sorted(hits[rank - 1].get("matched_queries", []))
-        typer.echo(f"retrieved by: {', '.join(clauses)}")
-    score = score_candidate(keys, doc, finder.config, finder.stats)
-    running = 0.0
-    for c in score.contributions:
-        running += c.weight
-        bar = ("+" if c.weight >= 0 else "-") * min(40, int(abs(c.weight) * 2))
-        typer.echo(f"{c.feature:20} {c.level:18} {c.weight:+7.2f}  {running:7.2f}  {bar}")
-    passes = score.passes(finder.config.threshold)
+    try:
+        result = explain(client, finder, request.to_check(), record, top)
+    except RecordNotFound:
+        raise _fail(f"record {record} is not in {finder.alias}") from None
+    decision = result.decision
     typer.echo(
-        f"{'total':39} {score.total:7.2f}  threshold {finder.config.threshold}  "
-        f"→ {'FOUND' if passes else 'not found'}"
-        + (
-            ""
-            if score.surname_agrees or score.reference_agrees
-            else "  (guard: no surname agreement and no reference agreement)"
-        )
+        f"decision: {'FOUND' if decision.found else 'not found'} "
+        f"({len(decision.record_ids)} records in the token, {result.retrieved} candidates)"
     )
+    for candidate in result.candidates:
+        typer.echo("")
+        if candidate.rank is None:
+            typer.echo(f"record {candidate.score.record_id}")
+            typer.echo("BLOCKING MISS: the record was not among the candidates of the query")
+        else:
+            typer.echo(f"record {candidate.score.record_id}")
+            typer.echo(f"retrieved: candidate {candidate.rank} of {result.retrieved}")
+            typer.echo(f"retrieved by: {', '.join(candidate.matched_clauses)}")
+        for line in waterfall_lines(candidate, result.threshold):
+            typer.echo(line)
 
 
 @app.command("demo")
@@ -520,13 +509,8 @@ def demo_command(
     records: Annotated[int, typer.Option("--records")] = 20000,
 ) -> None:
     """Local node + synthetic extract + index + API and web page on 127.0.0.1."""
+    node = _local_node(None)
     settings = Settings()
-    node = LocalNode(
-        settings.home,
-        settings.opensearch_version,
-        settings.opensearch_port,
-        settings.opensearch_heap,
-    )
     try:
         node.up(progress=_say)
     except (LocalNodeError, DistributionError) as error:

@@ -8,6 +8,7 @@ without re-querying.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections import defaultdict
@@ -19,10 +20,16 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from analyzers.kana import kana_key
-from search_api.finder import Finder
+from matching.finder import Finder
 from search_api.models import ExistenceCheckIn
 
 NO_SCORE = -1000.0
+LISTED = 10
+"""Record ids a reference token carries (``token_records`` in ``matching.toml``)."""
+NOT_ERRORS = frozenset(
+    {"kana_only", "half_width", "with_reference", "maiden_name", "former_not_given", "clean"}
+)
+"""Tags that describe a record or a check rather than a keying error (not counted as errors)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class CheckOutcome:
     other_score: float  # best eligible score of any other record
     owner_candidate: bool  # the owner's record was retrieved at all
     baseline_found: bool
+    others_above: tuple[float, ...] = ()
+    """Eligible scores of other records that rank above the owner's (at most ``LISTED``): the
+    token lists only the best few, so a crowd above the owner pushes it out of the list."""
 
 
 @dataclass
@@ -57,7 +67,9 @@ class EvaluationReport:
     baseline_recall: float
     baseline_false_found: float
     blocking_misses: int
+    found_for_someone_else: float = 0.0
     recall_by_tag: dict[str, dict[str, float]] = field(default_factory=dict)
+    recall_by_error_count: dict[str, dict[str, float]] = field(default_factory=dict)
     false_found_by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
     sweep: list[dict[str, float]] = field(default_factory=list)
     worst_misses: list[dict[str, Any]] = field(default_factory=list)
@@ -69,9 +81,31 @@ class EvaluationReport:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
 
+def _normalised(item: dict[str, Any]) -> dict[str, Any]:
+    """Labelled checks come in two shapes: our generator's (``check_id``,
+    ``expected_record_id``) and the independent sets' (``id``, ``label``, ``owner_record_id``);
+    both become the first."""
+    if "check_id" in item:
+        return item
+    owner = item.get("owner_record_id") if item.get("label", "pos") == "pos" else None
+    return {
+        "check_id": item["id"],
+        "kind": item.get("kind", "owner" if owner else "negative"),
+        "tags": item.get("tags", []),
+        "expected_record_id": owner,
+        "request": item["request"],
+    }
+
+
 def load_checks(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
+    """Labelled checks from JSONL, gzipped or not, in either shape (see ``_normalised``)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as stream:
+        return [_normalised(json.loads(line)) for line in stream if line.strip()]
+
+
+def error_count(tags: Iterable[str]) -> int:
+    return sum(1 for tag in tags if tag not in NOT_ERRORS)
 
 
 def baseline_found(client: OpenSearch, alias: str, request: ExistenceCheckIn) -> bool:
@@ -110,6 +144,7 @@ def run_check(
     owned = set(labelled.get("owner_record_ids") or ([expected] if expected else []))
     owner_score = other_score = NO_SCORE
     owner_candidate = False
+    others: list[float] = []
     for score in decision.scores:
         eligible = score.surname_agrees or score.reference_agrees
         if score.record_id in owned:
@@ -118,6 +153,8 @@ def run_check(
                 owner_score = max(owner_score, score.total)
         elif eligible:
             other_score = max(other_score, score.total)
+            others.append(score.total)
+    above = sorted((s for s in others if s > owner_score), reverse=True)[:LISTED]
     return CheckOutcome(
         check_id=str(labelled["check_id"]),
         kind=str(labelled["kind"]),
@@ -126,6 +163,7 @@ def run_check(
         owner_score=owner_score,
         other_score=other_score,
         owner_candidate=owner_candidate,
+        others_above=tuple(above),
         baseline_found=(
             baseline if baseline is not None else baseline_found(client, finder.alias, request)
         ),
@@ -134,7 +172,12 @@ def run_check(
 
 def _owner_found(outcome: CheckOutcome, threshold: float) -> bool:
     """Found, with the owner among the records the token carries."""
-    return outcome.owner_score >= threshold
+    return outcome.owner_score >= threshold and len(outcome.others_above) < LISTED
+
+
+def _found_for_someone_else(outcome: CheckOutcome, threshold: float) -> bool:
+    """An owner told "found" whose token lists only other people's records."""
+    return _false_found(outcome, threshold) and not _owner_found(outcome, threshold)
 
 
 def _false_found(outcome: CheckOutcome, threshold: float) -> bool:
@@ -174,6 +217,12 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
             by_tag[tag].hits += _owner_found(o, threshold)
             baseline_by_tag[tag].total += 1
             baseline_by_tag[tag].hits += o.baseline_found
+    by_errors: dict[str, Rate] = defaultdict(Rate)
+    for o in owners:
+        errors = error_count(o.tags)
+        bucket = by_errors[str(errors) if errors < 4 else "4+"]
+        bucket.total += 1
+        bucket.hits += _owner_found(o, threshold)
     by_kind: dict[str, Rate] = defaultdict(Rate)
     baseline_by_kind: dict[str, Rate] = defaultdict(Rate)
     for o in negatives:
@@ -202,6 +251,12 @@ def report(outcomes: Sequence[CheckOutcome], threshold: float) -> EvaluationRepo
             sum(o.baseline_found for o in negatives) / max(1, len(negatives)), 4
         ),
         blocking_misses=sum(not o.owner_candidate for o in owners),
+        found_for_someone_else=round(
+            sum(_found_for_someone_else(o, threshold) for o in owners) / max(1, len(owners)), 4
+        ),
+        recall_by_error_count={
+            n: {"n": r.total, "recall": round(r.value, 4)} for n, r in sorted(by_errors.items())
+        },
         recall_by_tag={
             tag: {
                 "n": r.total,

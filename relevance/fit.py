@@ -19,7 +19,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from search_api.finder import Finder
+from matching.finder import Finder
 from search_api.models import ExistenceCheckIn
 
 Level = tuple[str, str]
@@ -48,8 +48,10 @@ def count_levels(
     for item in labelled:
         request = ExistenceCheckIn.model_validate(item["request"])
         decision = finder.find(client, request.to_check())
-        owners = set(item.get("owner_record_ids") or ([item["expected_record_id"]]
-                                                     if item.get("expected_record_id") else []))
+        owners = set(
+            item.get("owner_record_ids")
+            or ([item["expected_record_id"]] if item.get("expected_record_id") else [])
+        )
         for score in decision.scores:
             levels = {(c.feature.split("[")[0], c.level) for c in score.contributions}
             if score.record_id in owners:
@@ -81,8 +83,18 @@ def estimate(
 
 def to_json(rows: list[LevelEstimate]) -> str:
     return json.dumps(
-        [{"feature": r.feature, "level": r.level, "m": round(r.m, 5), "u": round(r.u, 6),
-          "weight": round(r.weight, 2), "own_pairs": r.own_pairs,
-          "other_pairs": r.other_pairs} for r in rows],
-        ensure_ascii=False, indent=2,
+        [
+            {
+                "feature": r.feature,
+                "level": r.level,
+                "m": round(r.m, 5),
+                "u": round(r.u, 6),
+                "weight": round(r.weight, 2),
+                "own_pairs": r.own_pairs,
+                "other_pairs": r.other_pairs,
+            }
+            for r in rows
+        ],
+        ensure_ascii=False,
+        indent=2,
     )

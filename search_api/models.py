@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from analyzers.dates import DateFormatError, InvalidDateError, parse_user_date
 from analyzers.kana import is_kana, normalize_kana
 from analyzers.kanji import is_kanji_name
-from search_api.checks import Check, FormerSurname
+from matching.checks import Check, FormerSurname
 
 MAX_KANA = 30
 MAX_KANJI = 20

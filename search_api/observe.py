@@ -31,7 +31,7 @@ REQUEST_ID_HEADER: Final = b"x-request-id"
 
 
 class Observed(Protocol):
-    """What the middleware needs of the service state (``search_api.app.ServiceState``)."""
+    """What the middleware needs of the service state (``search_api.service.Service``)."""
 
     @property
     def metrics(self) -> ServiceMetrics: ...

@@ -15,8 +15,8 @@ from opensearchpy import OpenSearch
 from analyzers.readings import default_reading_dictionary
 from indexer import lifecycle
 from indexer.build import BuildOptions, build_index
-from search_api.finder import Finder, load_name_stats
-from search_api.scoring import MatchingConfig
+from matching.config import MatchingConfig
+from matching.finder import Finder, load_name_stats
 
 TEST_OPENSEARCH_URL = os.environ.get("MOCHINUSHI_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
 

@@ -1,57 +1,52 @@
-"""A tiny template renderer: ``string.Template`` files, every value escaped unless marked safe.
+"""The package's Jinja2 templates (autoescaped) and its static files.
 
-Why not jinja2: it is not a dependency, and the pages need nothing but substitution. The one
-rule that matters is that nothing typed by a person reaches the page unescaped, so values are
-escaped by default and only ``Markup`` (HTML this package built itself) passes through as is.
+The one rule that matters is that nothing typed by a person reaches the page unescaped: every
+template is HTML, so every value is escaped unless it is ``Markup`` (HTML that a template or
+``display.qr_svg`` built). A name a template uses but nobody passed is an error, not an empty
+string, so a misspelt value fails the tests instead of vanishing from the page.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable
 from functools import cache
 from importlib import resources
-from string import Template
+from typing import Final
 
-__all__ = ["Markup", "attr", "escape", "join", "read_static", "render"]
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
-_PACKAGE = "search_api.web"
+from search_api.web.display import GENDERS
+from search_api.web.forms import CHECK_FIELDS, ERA_CHOICES, FORMER_ROWS, LABELS, MAX_LENGTHS
+
+__all__ = ["read_static", "render"]
+
+_PACKAGE: Final = "search_api.web"
+
+# Templates live flat in the package, next to this module (see the package's docstring).
+_templates: Final = Environment(
+    loader=PackageLoader(_PACKAGE, "."),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+# What the widget macros need whatever page they are on.
+_templates.globals.update(
+    CHECK_FIELDS=CHECK_FIELDS,
+    ERA_CHOICES=ERA_CHOICES,
+    FORMER_ROWS=FORMER_ROWS,
+    GENDERS=GENDERS,
+    LABELS=LABELS,
+    MAX_LENGTHS=MAX_LENGTHS,
+)
 
 
-class Markup(str):
-    """HTML built by this package from escaped parts; inserted into templates unchanged."""
-
-    __slots__ = ()
-
-
-def escape(value: str | Markup) -> Markup:
-    """Escape text for element content and (double-quoted) attribute values."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(html.escape(value, quote=True))
-
-
-def join(parts: Iterable[str | Markup], separator: str = "\n") -> Markup:
-    return Markup(separator.join(escape(part) for part in parts))
-
-
-def attr(name: str, value: str | None) -> Markup:
-    """`` name="value"`` (with a leading space), or nothing when ``value`` is None."""
-    if value is None:
-        return Markup("")
-    return Markup(f' {name}="{escape(value)}"')
-
-
-@cache
-def _template(name: str) -> Template:
-    return Template(resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
+def render(template: str, /, **values: object) -> Markup:
+    """Fill ``template`` (a file of this package) with ``values``, escaping each on its way in."""
+    return Markup(_templates.get_template(template).render(values))
 
 
 @cache
 def read_static(name: str) -> bytes:
     return resources.files(_PACKAGE).joinpath(name).read_bytes()
-
-
-def render(template: str, /, **values: str | Markup) -> Markup:
-    """Fill ``template`` (a file of this package); a missing value raises ``KeyError``."""
-    return Markup(_template(template).substitute({k: escape(v) for k, v in values.items()}))

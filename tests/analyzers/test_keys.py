@@ -92,7 +92,7 @@ def test_unsplit_kanji_name_keeps_its_whole_name_kanji() -> None:
 def test_a_composed_reading_with_other_voicing_is_no_agreement() -> None:
     """春子 read character by character gives シュンコ; a record ジュンコ differs from that guess
     in 濁点 as well, which is no evidence at all (it outscored the composed level itself)."""
-    from search_api.scoring import part_levels
+    from matching.scoring import part_levels
 
     readings = default_reading_dictionary()
     check = part_keys("ハルコ", "春子", frozenset(), readings.composed_readings("春子"))

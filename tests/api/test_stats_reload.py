@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from matching.finder import ServedIndex, resolve_served_index
+from matching.index_meta import NameStats
 from mochinushi.settings import Settings
-from search_api import app as app_module
+from search_api import service as app_module
 from search_api.app import create_app
-from search_api.finder import ServedIndex, resolve_served_index
-from search_api.scoring import NameStats
 
 pytestmark = pytest.mark.opensearch
 

@@ -246,7 +246,7 @@ def test_fast_json_lines_read_exactly_like_the_standard_path(
 
 
 def test_name_stats_list_only_names_borne_by_several_records() -> None:
-    from indexer.documents import STATS_MIN_RECORDS, NameStatsCollector
+    from matching.index_meta import STATS_MIN_RECORDS, NameStatsCollector
 
     collector = NameStatsCollector()
     part = {"exact": "", "orthographic": ""}

@@ -133,9 +133,7 @@ def test_values_are_stripped_but_otherwise_as_keyed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name", ["ヤマダハナコ", "ヤマダ　ハナコ", "ﾔﾏﾀﾞ ﾊﾅｺ", "やまだ はなこ", "ヤマダ・ハナコ"]
 )
-def test_name_kana_with_or_without_separator_and_in_either_width(
-    tmp_path: Path, name: str
-) -> None:
+def test_name_kana_with_or_without_separator_and_in_either_width(tmp_path: Path, name: str) -> None:
     assert isinstance(
         only(read_all(write_lines(tmp_path / "x.jsonl", [jline(name_kana=name)]))), Record
     )
@@ -692,9 +690,9 @@ def test_every_csv_data_row_comes_out_exactly_once(rows: list[list[str]]) -> Non
         path = write_lines(Path(directory) / "x.csv", lines, encoding="cp932", newline="\r\n")
         summary = ReadSummary()
         items = list(count_records(read_extract(path, encoding="cp932"), summary))
-    assert [item.line_number for item in items] == _data_lines(
-        [line.encode() for line in lines]
-    )[1:]
+    assert [item.line_number for item in items] == _data_lines([line.encode() for line in lines])[
+        1:
+    ]
     assert summary.balanced
     assert summary.read == len(items)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from search_api.finder import Finder
+from matching.finder import Finder
 from search_api.models import ExistenceCheckIn
 
 pytestmark = pytest.mark.opensearch

@@ -11,9 +11,10 @@ from opensearchpy import OpenSearch
 from analyzers.dates import parse_user_date
 from analyzers.ledger_readings import MIN_RECORDS
 from analyzers.readings import default_reading_dictionary
-from search_api.checks import Check
-from search_api.finder import Finder, load_name_stats
-from search_api.scoring import MatchingConfig, NameStats
+from matching.checks import Check
+from matching.config import MatchingConfig
+from matching.finder import Finder, load_name_stats
+from matching.index_meta import NameStats
 from tests.conftest import built_alias
 
 pytestmark = pytest.mark.opensearch

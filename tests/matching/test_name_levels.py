@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analyzers.keys import part_keys
-from search_api.scoring import part_levels
+from matching.scoring import part_levels
 
 
 def _record(kana: str) -> dict[str, str]:

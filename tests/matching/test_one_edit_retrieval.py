@@ -10,10 +10,10 @@ from opensearchpy import OpenSearch
 
 from analyzers.dates import parse_user_date
 from analyzers.readings import default_reading_dictionary
-from search_api import query
-from search_api.checks import Check
-from search_api.finder import Finder, load_name_stats
-from search_api.scoring import MatchingConfig
+from matching import query
+from matching.checks import Check
+from matching.config import MatchingConfig
+from matching.finder import Finder, load_name_stats
 from tests.conftest import built_alias
 
 pytestmark = pytest.mark.opensearch

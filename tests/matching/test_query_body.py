@@ -7,8 +7,8 @@ from typing import Any
 
 from analyzers.dates import parse_user_date
 from analyzers.readings import default_reading_dictionary
-from search_api.checks import Check, check_keys
-from search_api.query import candidate_query
+from matching.checks import Check, check_keys
+from matching.query import candidate_query
 
 CHECK = Check(
     surname_kana="アライ",

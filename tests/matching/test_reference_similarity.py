@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from search_api.scoring import MatchingConfig, _similar_address, _similar_employer
+from matching.config import MatchingConfig
+from matching.scoring import _similar_address, _similar_employer
 
 CONFIG = MatchingConfig.load()
 

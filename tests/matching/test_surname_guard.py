@@ -9,8 +9,10 @@ from analyzers.dates import parse_user_date
 from analyzers.kana import kana_keys
 from analyzers.ledger_readings import LedgerReadings
 from analyzers.readings import default_reading_dictionary
-from search_api.checks import Check, FormerSurname, check_keys
-from search_api.scoring import MatchingConfig, NameStats, score_candidate
+from matching.checks import Check, FormerSurname, check_keys
+from matching.config import MatchingConfig
+from matching.index_meta import NameStats
+from matching.scoring import score_candidate
 
 CONFIG = MatchingConfig.load()
 BIRTH = "1950-04-01"

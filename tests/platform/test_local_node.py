@@ -12,10 +12,12 @@ import pytest
 from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
-from mochinushi import local_node, opensearch_dist
 from mochinushi.cli import app
-from mochinushi.local_node import LocalNode, LocalNodeError
-from mochinushi.opensearch_dist import DistributionError, is_complete
+from mochinushi.localdev import distribution as opensearch_dist
+from mochinushi.localdev import node as local_node
+from mochinushi.localdev.distribution import DistributionError, is_complete
+from mochinushi.localdev.node import LocalNode, LocalNodeError
+from mochinushi.localdev.settings import LocalNodeSettings
 from mochinushi.settings import Settings
 
 REQUIRED_COMPONENTS = {
@@ -101,7 +103,7 @@ def test_kuromoji_readingform_gives_katakana_readings(os_client: OpenSearch) -> 
 
 
 def test_up_again_is_idempotent_and_downloads_nothing(opensearch_url: str) -> None:
-    settings = Settings()
+    settings = LocalNodeSettings()
     port = int(opensearch_url.rsplit(":", 1)[1])
     node = LocalNode(settings.home, settings.opensearch_version, port=port)
     if node.read_pid() is None:
@@ -233,7 +235,7 @@ def test_artifact_name_for_jar_hell_comparison(jar: str, artifact: str) -> None:
 def test_settings_reject_bad_heap_and_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOCHINUSHI_OPENSEARCH_HEAP", "lots")
     with pytest.raises(ValueError, match="MOCHINUSHI_OPENSEARCH_HEAP"):
-        Settings()
+        LocalNodeSettings()
     monkeypatch.delenv("MOCHINUSHI_OPENSEARCH_HEAP")
     monkeypatch.setenv("MOCHINUSHI_ALIAS", "Bad Alias")
     with pytest.raises(ValueError, match="MOCHINUSHI_ALIAS"):

@@ -14,10 +14,10 @@ from opensearchpy import OpenSearch
 
 from analyzers.readings import default_reading_dictionary
 from indexer.build import BuildOptions, build_index
+from matching.config import MatchingConfig
+from matching.finder import Finder, load_name_stats
 from relevance.evaluate import EvaluationReport, load_checks, report, run_check
 from relevance.synth import SynthConfig, generate, write_synth_set
-from search_api.finder import Finder, load_name_stats
-from search_api.scoring import MatchingConfig
 
 pytestmark = pytest.mark.opensearch
 
@@ -38,10 +38,14 @@ def evaluation(
         os_client.indices.delete(index=name)
     readings = default_reading_dictionary()
     build_index(os_client, folder / "records.jsonl", BuildOptions(alias=alias), readings)
-    finder = Finder(alias, MatchingConfig.load(), readings, load_name_stats(os_client, alias),
-                    request_timeout=30)
-    outcomes = [run_check(os_client, finder, item)
-                for item in load_checks(folder / "checks.jsonl")]
+    finder = Finder(
+        alias,
+        MatchingConfig.load(),
+        readings,
+        load_name_stats(os_client, alias),
+        request_timeout=30,
+    )
+    outcomes = [run_check(os_client, finder, item) for item in load_checks(folder / "checks.jsonl")]
     yield report(outcomes, finder.config.threshold)
     for name in os_client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
         os_client.indices.delete(index=name)
@@ -60,7 +64,8 @@ def test_we_beat_the_historical_baseline_by_far(evaluation: EvaluationReport) ->
 
 def test_every_error_pattern_has_a_floor(evaluation: EvaluationReport) -> None:
     low = {
-        tag: row for tag, row in evaluation.recall_by_tag.items()
+        tag: row
+        for tag, row in evaluation.recall_by_tag.items()
         if tag not in UNREACHABLE_BY_DESIGN and row["n"] >= 5 and row["recall"] < PATTERN_FLOOR
     }
     assert not low, low

@@ -21,7 +21,6 @@ from typing import Any
 import jaconv
 import pytest
 
-from relevance import names_data as nd
 from relevance.synth import (
     ALL_TAGS,
     ERROR_TAGS,
@@ -35,20 +34,37 @@ from relevance.synth import (
     name_tables,
     write_synth_set,
 )
+from relevance.synth import names_data as nd
 
 # Override to fuzz the assertions over other seeds: MOCHINUSHI_SYNTH_TEST_SEED=5 pytest ...
 SEED = int(os.environ.get("MOCHINUSHI_SYNTH_TEST_SEED", "11"))
 ERA_OFFSET = {1: 1867, 3: 1911, 5: 1925, 7: 1988, 9: 2018}
-ERA_START = {1: date(1868, 1, 25), 3: date(1912, 7, 30), 5: date(1926, 12, 25),
-             7: date(1989, 1, 8), 9: date(2019, 5, 1)}
-ERA_BY_NAME = {"明治": 1, "大正": 3, "昭和": 5, "平成": 7, "令和": 9,
-               "M": 1, "T": 3, "S": 5, "H": 7, "R": 9}
+ERA_START = {
+    1: date(1868, 1, 25),
+    3: date(1912, 7, 30),
+    5: date(1926, 12, 25),
+    7: date(1989, 1, 8),
+    9: date(2019, 5, 1),
+}
+ERA_BY_NAME = {
+    "明治": 1,
+    "大正": 3,
+    "昭和": 5,
+    "平成": 7,
+    "令和": 9,
+    "M": 1,
+    "T": 3,
+    "S": 5,
+    "H": 7,
+    "R": 9,
+}
 SMALL = dict(zip("ァィゥェォッャュョヮ", "アイウエオツヤユヨワ", strict=True))
 ENLARGE = str.maketrans("ァィゥェォッャュョヮ", "アイウエオツヤユヨワ")
 RECORD_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$|^([13579])-?(\d{2})(\d{2})(\d{2})$")
 CHECK_DATE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})$|^(明治|大正|昭和|平成|令和)(\d+)年(\d+)月(\d+)日$"
-    r"|^([MTSHR])(\d+)\.(\d+)\.(\d+)$")
+    r"|^([MTSHR])(\d+)\.(\d+)\.(\d+)$"
+)
 
 
 # --- independent helpers ------------------------------------------------------------------------
@@ -81,8 +97,11 @@ def check_birth(raw: str) -> date:
     assert m, raw
     if m.group(1):
         return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    era_name, y, mo, d = (m.group(4), m.group(5), m.group(6), m.group(7)) if m.group(4) else (
-        m.group(8), m.group(9), m.group(10), m.group(11))
+    era_name, y, mo, d = (
+        (m.group(4), m.group(5), m.group(6), m.group(7))
+        if m.group(4)
+        else (m.group(8), m.group(9), m.group(10), m.group(11))
+    )
     return date(ERA_OFFSET[ERA_BY_NAME[era_name]] + int(y), int(mo), int(d))
 
 
@@ -225,8 +244,7 @@ def test_records_follow_contract_section_3(prod: SynthSet, uni: SynthSet) -> Non
         else:
             assert record["employer_name"] and not record["address"]
     records = prod.records
-    share = Counter(
-        "kanji" if r["name_kanji"] else "kana_only" for r in records)
+    share = Counter("kanji" if r["name_kanji"] else "kana_only" for r in records)
     assert 0.3 < share["kanji"] / len(records) < 0.6
     styles = Counter("iso" if "-" in r["birth_date"][4:5] else "era" for r in records)
     assert styles["iso"] > 0.25 * len(records) and styles["era"] > 0.4 * len(records)
@@ -239,8 +257,16 @@ def test_records_follow_contract_section_3(prod: SynthSet, uni: SynthSet) -> Non
 
 def test_requests_follow_contract_section_4(prod: SynthSet) -> None:
     kana = re.compile(r"^[ぁ-ゖァ-ヶーｦ-ﾟ]+$")
-    allowed = {"surname_kana", "given_name_kana", "surname_kanji", "given_name_kanji",
-               "former_surnames", "birth_date", "gender", "reference"}
+    allowed = {
+        "surname_kana",
+        "given_name_kana",
+        "surname_kanji",
+        "given_name_kanji",
+        "former_surnames",
+        "birth_date",
+        "gender",
+        "reference",
+    }
     formats: Counter[str] = Counter()
     for check in prod.checks:
         body = check["request"]
@@ -249,8 +275,15 @@ def test_requests_follow_contract_section_4(prod: SynthSet) -> None:
         assert body["gender"] in ("M", "F")
         check_birth(body["birth_date"])
         raw = body["birth_date"]
-        formats["iso" if raw[:1].isdigit() else "letter" if raw[:1] in "MTSHR"
-                else "fullwidth" if re.search("[０-９]", raw) else "kanji"] += 1
+        formats[
+            "iso"
+            if raw[:1].isdigit()
+            else "letter"
+            if raw[:1] in "MTSHR"
+            else "fullwidth"
+            if re.search("[０-９]", raw)
+            else "kanji"
+        ] += 1
         former = body.get("former_surnames", [])
         assert len(former) <= 5
         assert all(kana.match(f["kana"]) and set(f) <= {"kana", "kanji"} for f in former)
@@ -260,8 +293,9 @@ def test_requests_follow_contract_section_4(prod: SynthSet) -> None:
     bodies = [c["request"] for c in prod.checks]
     assert any(re.match("^[ぁ-ゖ]+$", b["surname_kana"]) for b in bodies)
     assert any(re.match("^[ァ-ヶー]+$", b["surname_kana"]) for b in bodies)
-    assert any("surname_kanji" in b for b in bodies) and any("surname_kanji" not in b
-                                                             for b in bodies)
+    assert any("surname_kanji" in b for b in bodies) and any(
+        "surname_kanji" not in b for b in bodies
+    )
 
 
 # --- negatives ----------------------------------------------------------------------------------
@@ -297,8 +331,9 @@ def test_hard_negatives_are_hard(prod: SynthSet, by_id: dict[str, dict[str, str]
         near_date = clamp(*record_ymd(near["birth_date"])[:3])
         birth = check_birth(body["birth_date"])
         if check["kind"] == "sibling":
-            names = {kata(body["surname_kana"])} | {kata(f["kana"])
-                                                    for f in body.get("former_surnames", [])}
+            names = {kata(body["surname_kana"])} | {
+                kata(f["kana"]) for f in body.get("former_surnames", [])
+            }
             same_surname.append(name_parts(near["name_kana"])[0] in names)
         else:
             same_date.append(birth == near_date)
@@ -353,8 +388,11 @@ def test_birth_years_and_name_frequencies(uni: SynthSet) -> None:
     kanji = [re.split("[ 　]", r["name_kanji"]) for r in uni.records if r["name_kanji"]]
     surnames = Counter(k[0] for k in kanji if len(k) == 2)
     assert {s for s, _ in surnames.most_common(5)} & {"佐藤", "鈴木", "高橋", "田中"}
-    women = Counter(k[1] for k, r in zip(kanji, [r for r in uni.records if r["name_kanji"]],
-                                         strict=True) if len(k) == 2 and r["gender"] in "2F")
+    women = Counter(
+        k[1]
+        for k, r in zip(kanji, [r for r in uni.records if r["name_kanji"]], strict=True)
+        if len(k) == 2 and r["gender"] in "2F"
+    )
     top = [g for g, _ in women.most_common(5)]
     assert "和子" in top or "幸子" in top
     rare = sum(1 for _, c in surnames.items() if c == 1)
@@ -366,9 +404,14 @@ def test_name_tables_hold_domain_names() -> None:
     entries = {(e.kind, e.kanji): e for e in tables.surnames.items}
     for g in ("M", "F"):
         entries.update({(e.kind, e.kanji): e for e in tables.given[g].items})
-    several = [("F", "幸子", {"サチコ", "ユキコ"}), ("F", "和子", {"カズコ", "マサコ"}),
-               ("sei", "河野", {"カワノ", "コウノ"}), ("sei", "小山", {"コヤマ", "オヤマ"}),
-               ("sei", "長田", {"ナガタ", "オサダ"}), ("sei", "中島", {"ナカジマ", "ナカシマ"})]
+    several = [
+        ("F", "幸子", {"サチコ", "ユキコ"}),
+        ("F", "和子", {"カズコ", "マサコ"}),
+        ("sei", "河野", {"カワノ", "コウノ"}),
+        ("sei", "小山", {"コヤマ", "オヤマ"}),
+        ("sei", "長田", {"ナガタ", "オサダ"}),
+        ("sei", "中島", {"ナカジマ", "ナカシマ"}),
+    ]
     for kind, kanji, expected in several:
         assert expected <= set(entries[(kind, kanji)].readings)
     surnames = {e.kanji for e in tables.surnames.items}
@@ -418,7 +461,10 @@ def test_voicing_old_kana_confusables(prod: SynthSet, by_id: dict[str, dict[str,
     for c in single(prod, "old_kana"):
         sub = one_substitution(*_pair(c, by_id))
         assert sub is not None and frozenset(sub) in {
-            frozenset("ズヅ"), frozenset("ジヂ"), frozenset("オヲ")}, sub
+            frozenset("ズヅ"),
+            frozenset("ジヂ"),
+            frozenset("オヲ"),
+        }, sub
     for c in single(prod, "confusable_kana"):
         sub = one_substitution(*_pair(c, by_id))
         assert sub is not None and frozenset(sub) in {frozenset("ソン"), frozenset("シツ")}, sub
@@ -508,7 +554,8 @@ def test_maiden_names(prod: SynthSet, by_id: dict[str, dict[str, str]]) -> None:
 def test_date_patterns(prod: SynthSet, by_id: dict[str, dict[str, str]]) -> None:
     def pair(c: dict[str, Any]) -> tuple[date, tuple[int, int, int, int, int]]:
         return check_birth(c["request"]["birth_date"]), record_ymd(
-            by_id[c["expected_record_id"]]["birth_date"])
+            by_id[c["expected_record_id"]]["birth_date"]
+        )
 
     for c in single(prod, "era_swap"):
         birth, (_, m, d, era, yy) = pair(c)
@@ -535,8 +582,9 @@ def test_date_patterns(prod: SynthSet, by_id: dict[str, dict[str, str]]) -> None
         assert gender_of(by_id[c["expected_record_id"]]["gender"]) != c["request"]["gender"]
 
 
-def test_clean_owner_records_match_exactly(prod: SynthSet,
-                                           by_id: dict[str, dict[str, str]]) -> None:
+def test_clean_owner_records_match_exactly(
+    prod: SynthSet, by_id: dict[str, dict[str, str]]
+) -> None:
     for c in single(prod, "clean"):
         record = by_id[c["expected_record_id"]]
         want, got = _pair(c, by_id)
@@ -548,8 +596,17 @@ def test_clean_owner_records_match_exactly(prod: SynthSet,
 
 def test_unaffected_fields_stay_true(prod: SynthSet, by_id: dict[str, dict[str, str]]) -> None:
     """A name pattern leaves the date and gender alone, a date pattern the name."""
-    name_tags = {"small_kana", "voicing", "long_vowel", "old_kana", "confusable_kana",
-                 "alt_reading", "kana_typo", "halfwidth", "no_space"}
+    name_tags = {
+        "small_kana",
+        "voicing",
+        "long_vowel",
+        "old_kana",
+        "confusable_kana",
+        "alt_reading",
+        "kana_typo",
+        "halfwidth",
+        "no_space",
+    }
     for c in prod.checks:
         if len(c["tags"]) != 1 or c["tags"][0] not in name_tags:
             continue
@@ -586,8 +643,9 @@ def test_write_synth_set(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == RECORD_FIELDS
     assert rows == synth.records
-    checks = [json.loads(x) for x in
-              (tmp_path / "checks.jsonl").read_text(encoding="utf-8").splitlines()]
+    checks = [
+        json.loads(x) for x in (tmp_path / "checks.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert checks == synth.checks
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 9

@@ -53,7 +53,7 @@ def _unreachable_threshold(tmp_path: Path) -> Path:
     """A copy of the matching configuration whose threshold no candidate reaches."""
     strict = tmp_path / "strict.toml"
     strict.write_text(
-        (Path(__file__).parents[2] / "search_api" / "matching.toml").read_text(encoding="utf-8")
+        (Path(__file__).parents[2] / "matching" / "matching.toml").read_text(encoding="utf-8")
     )
     write_threshold(strict, 59.0)
     return strict
@@ -120,7 +120,7 @@ def test_calibrate_writes_the_threshold_to_a_config_copy(
     crafted_alias: str, tmp_path: Path
 ) -> None:
     config = tmp_path / "matching.toml"
-    config.write_text(Path("search_api/matching.toml").read_text(encoding="utf-8"))
+    config.write_text(Path("matching/matching.toml").read_text(encoding="utf-8"))
     result = RUNNER.invoke(
         app,
         [
@@ -182,3 +182,17 @@ def test_eval_lists_every_missed_owner_by_pattern(crafted_alias: str, tmp_path: 
     assert result.exit_code == 0, result.output
     report = json.loads((out / "evaluation.json").read_text())
     assert report["misses_by_tag"] == {"small_kana": ["C1"]}
+
+
+def test_explain_without_a_record_shows_the_decision_and_the_top_candidates(
+    crafted_alias: str, tmp_path: Path
+) -> None:
+    check = tmp_path / "check.json"
+    check.write_text(json.dumps(SMALL_KANA_CHECK, ensure_ascii=False))
+    result = RUNNER.invoke(app, ["explain", f"@{check}", "--top", "2", "--alias", crafted_alias])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("decision: FOUND")
+    shown = [line for line in result.output.splitlines() if line.startswith("record ")]
+    assert shown[0] == "record R-SMALL"  # the best candidate first
+    assert 1 <= len(shown) <= 2
+    assert result.output.count(" threshold ") == len(shown)

@@ -13,8 +13,8 @@ import pytest
 from opensearchpy import OpenSearch
 
 from bench.faults import api_client, app_settings, check_found, drop_alias_indices
-from mochinushi.local_node import LocalNode
-from mochinushi.settings import Settings
+from mochinushi.localdev.node import LocalNode
+from mochinushi.localdev.settings import LocalNodeSettings
 from search_api.app import create_app
 from tests.reliability.conftest import FOUND_CHECK, NOT_FOUND_CHECK, build_tiny_index
 
@@ -34,7 +34,7 @@ def _listening(port: int) -> bool:
 @pytest.fixture()
 def spare_node() -> Iterator[LocalNode]:
     """A second single node on its own port, sharing the cached distribution; down at start."""
-    settings = Settings()
+    settings = LocalNodeSettings()
     node = LocalNode(settings.home, settings.opensearch_version, port=SPARE_PORT, heap="512m")
     node.down()  # a node left running by an interrupted run would defeat "down at start"
     if _listening(SPARE_PORT):

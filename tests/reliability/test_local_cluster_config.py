@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mochinushi.cli import app
-from mochinushi.local_node import CLUSTER_NAME, LocalCluster, LocalNodeError
+from mochinushi.localdev.node import CLUSTER_NAME, LocalCluster, LocalNodeError
 
 pytestmark = pytest.mark.faults
 

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mochinushi.cli import app
-from mochinushi.local_node import LocalCluster
-from mochinushi.settings import Settings
+from mochinushi.localdev.node import LocalCluster
+from mochinushi.localdev.settings import LocalNodeSettings
 
 pytestmark = [pytest.mark.faults, pytest.mark.soak, pytest.mark.opensearch]
 
@@ -24,7 +24,7 @@ ARGS = ["--nodes", "3", "--port", str(BASE_PORT)]
 
 @pytest.fixture()
 def throwaway_cluster() -> Iterator[LocalCluster]:
-    settings = Settings()
+    settings = LocalNodeSettings()
     cluster = LocalCluster(settings.home, settings.opensearch_version, base_port=BASE_PORT)
     cluster.down()
     shutil.rmtree(cluster.root, ignore_errors=True)

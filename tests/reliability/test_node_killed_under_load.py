@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.faults import node_kill_scenario, running_cluster, write_result
-from mochinushi.local_node import LocalCluster
-from mochinushi.settings import Settings
+from mochinushi.localdev.node import LocalCluster
+from mochinushi.localdev.settings import LocalNodeSettings
 
 pytestmark = [pytest.mark.faults, pytest.mark.soak, pytest.mark.opensearch]
 
@@ -25,7 +25,7 @@ BOUND_SECONDS = 600
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """The default local cluster; stopped afterwards only if this test started it."""
-    settings = Settings()
+    settings = LocalNodeSettings()
     local = LocalCluster(settings.home, settings.opensearch_version)
     with running_cluster(local, progress=lambda _: None) as running:
         yield running

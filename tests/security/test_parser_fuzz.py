@@ -45,7 +45,7 @@ from indexer.sources import (
     count_records,
     read_extract,
 )
-from search_api.checks import Check
+from matching.checks import Check
 from search_api.models import ExistenceCheckIn
 from tests.security.support import FULL_WIDTH, render_date
 

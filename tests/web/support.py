@@ -1,4 +1,4 @@
-"""Test doubles for the web pages: a service state and the two JSON-endpoint coroutines.
+"""Test doubles for the web pages: a service that answers as the JSON endpoints do.
 
 The fakes answer exactly as the JSON endpoints do (status, body, headers) and issue and open
 *real* reference tokens, so a token printed by the page really resolves on the staff page.
@@ -23,11 +23,11 @@ from fastapi import FastAPI
 
 from analyzers.kana import normalize_kana
 from mochinushi.settings import Settings
-from search_api.app import ApiResult
 from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
 from search_api.models import ExistenceCheckIn
+from search_api.routers import web
+from search_api.service import ApiResult, get_service
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
-from search_api.web_routes import WEB_ROUTES, add_web_routes
 
 STAFF_KEY = "staff-key-for-tests-0123456789"
 RECORD_IDS = ("R0000123", "R0000456")
@@ -58,11 +58,11 @@ NOT_FOUND_FORM: dict[str, str] = {
 
 @dataclass
 class FakeService:
-    """Has what ``WebService`` asks for, plus the knobs the tests turn."""
+    """Answers as ``search_api.service.Service`` does, plus the knobs the tests turn."""
 
     settings: Settings = field(default_factory=lambda: Settings(staff_api_keys=STAFF_KEY))
     metrics: ServiceMetrics = field(
-        default_factory=lambda: ServiceMetrics(routes=(*DEFAULT_ROUTES, *WEB_ROUTES))
+        default_factory=lambda: ServiceMetrics(routes=(*DEFAULT_ROUTES, *web.WEB_ROUTES))
     )
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("mochinushi.test"))
     now: dt.datetime = FIXED_NOW
@@ -77,58 +77,55 @@ class FakeService:
     def clock(self) -> dt.datetime:
         return self.now
 
+    async def check(self, body: ExistenceCheckIn, client_key: str, request_id: str) -> ApiResult:
+        self.received.append(body)
+        self.client_keys.append(client_key)
+        if self.explode:
+            raise RuntimeError("boom")
+        if self.rate_limited:
+            self.metrics.count_check("rate_limited")
+            return ApiResult(429, {"error": "rate_limited"}, {"Retry-After": "7"})
+        if self.down:
+            self.metrics.count_check("unavailable")
+            return ApiResult(503, {"error": "search_unavailable"}, {"Retry-After": "5"})
+        surnames = {normalize_kana(body.surname_kana)} | {
+            normalize_kana(f.kana) for f in body.former_surnames
+        }
+        if not surnames & self.present_surnames:
+            self.metrics.count_check("not_found")
+            return ApiResult(200, {"found": False, "reference_token": None})
+        token, _payload = issue_token(
+            self.ring,
+            RECORD_IDS,
+            body.as_submitted(),
+            self.clock(),
+            dt.timedelta(days=self.settings.token_ttl_days),
+        )
+        self.metrics.count_check("found")
+        return ApiResult(200, {"found": True, "reference_token": token})
 
-async def fake_run_check(
-    state: FakeService, body: ExistenceCheckIn, client_key: str, request_id: str
-) -> ApiResult:
-    state.received.append(body)
-    state.client_keys.append(client_key)
-    if state.explode:
-        raise RuntimeError("boom")
-    if state.rate_limited:
-        state.metrics.count_check("rate_limited")
-        return ApiResult(429, {"error": "rate_limited"}, {"Retry-After": "7"})
-    if state.down:
-        state.metrics.count_check("unavailable")
-        return ApiResult(503, {"error": "search_unavailable"}, {"Retry-After": "5"})
-    surnames = {normalize_kana(body.surname_kana)} | {
-        normalize_kana(f.kana) for f in body.former_surnames
-    }
-    if not surnames & state.present_surnames:
-        state.metrics.count_check("not_found")
-        return ApiResult(200, {"found": False, "reference_token": None})
-    token, _payload = issue_token(
-        state.ring,
-        RECORD_IDS,
-        body.as_submitted(),
-        state.clock(),
-        dt.timedelta(days=state.settings.token_ttl_days),
-    )
-    state.metrics.count_check("found")
-    return ApiResult(200, {"found": True, "reference_token": token})
-
-
-def fake_resolve(state: FakeService, token: str, authorization: str, request_id: str) -> ApiResult:
-    if authorization.removeprefix("Bearer ") not in state.settings.staff_keys():
-        return ApiResult(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
-    try:
-        payload = open_token(state.ring, token, state.clock())
-    except TokenExpired:
-        return ApiResult(410, {"error": "expired"})
-    except TokenInvalid:
-        return ApiResult(404, {"error": "unknown_token"})
-    body: dict[str, Any] = {
-        "record_ids": list(payload.record_ids),
-        "issued_at": payload.issued_at.isoformat(),
-        "expires_at": payload.expires_at.isoformat(),
-        "check": payload.check,
-    }
-    return ApiResult(200, body)
+    def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
+        if authorization.removeprefix("Bearer ") not in self.settings.staff_keys():
+            return ApiResult(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
+        try:
+            payload = open_token(self.ring, token, self.clock())
+        except TokenExpired:
+            return ApiResult(410, {"error": "expired"})
+        except TokenInvalid:
+            return ApiResult(404, {"error": "unknown_token"})
+        body: dict[str, Any] = {
+            "record_ids": list(payload.record_ids),
+            "issued_at": payload.issued_at.isoformat(),
+            "expires_at": payload.expires_at.isoformat(),
+            "check": payload.check,
+        }
+        return ApiResult(200, body)
 
 
 def make_app(state: FakeService) -> FastAPI:
     app = FastAPI()
-    add_web_routes(app, service=lambda: state, run_check=fake_run_check, resolve=fake_resolve)
+    app.include_router(web.router)
+    app.dependency_overrides[get_service] = lambda: state
     return app
 
 

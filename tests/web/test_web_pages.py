@@ -1,6 +1,6 @@
 """The web pages over a fake search: rendering, validation messages, privacy headers, staff page.
 
-Fast (no browser, no OpenSearch): FastAPI's TestClient against ``add_web_routes`` wired to the
+Fast (no browser, no OpenSearch): FastAPI's TestClient against the web router wired to the
 fakes of ``tests.web.support``, which answer like the JSON endpoints and issue real tokens.
 """
 

@@ -17,9 +17,11 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 
 from analyzers.readings import ReadingDictionary
 from mappings import MAPPING_VERSION, mapping_version_of
-from search_api.checks import Check, CheckKeys, check_keys
-from search_api.query import candidate_query
-from search_api.scoring import Decision, MatchingConfig, NameStats, decide
+from matching.checks import Check, CheckKeys, check_keys
+from matching.config import MatchingConfig
+from matching.index_meta import NameStats
+from matching.query import candidate_query
+from matching.scoring import Decision, decide
 
 
 class SearchUnavailable(RuntimeError):

@@ -12,9 +12,9 @@ import pytest
 from opensearchpy.exceptions import SerializationError
 from opensearchpy.serializer import JSONSerializer
 
+from mochinushi.clients import api_client as opensearch_client
+from mochinushi.cluster_json import OrjsonSerializer
 from mochinushi.settings import Settings
-from search_api.app import opensearch_client
-from search_api.cluster_json import OrjsonSerializer
 
 SERIALIZER = OrjsonSerializer()
 STDLIB = JSONSerializer()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mochinushi.opensearch_dist import ensure_distribution
+from mochinushi.localdev.distribution import ensure_distribution
 
 CLUSTER_NAME = "mochinushi-local"
 NODE_USER = "mochinushi"

@@ -11,12 +11,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -26,92 +23,16 @@ from analyzers.dates import BirthDate, classify_date_difference
 from analyzers.kana import remove_voicing
 from analyzers.kanji import fold_kanji
 from analyzers.keys import PartKeys
-from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadings
-from search_api.checks import CheckKeys
+from matching import fields
+from matching.checks import CheckKeys
+from matching.config import MatchingConfig
+from matching.index_meta import NameStats
 
 FREQUENCY_ADJUSTED = frozenset({"exact", "orthographic", "reading", "kanji"})
 SURNAME_DISAGREES = frozenset({"none", "co_reading"})
 """Surname levels that do not satisfy the namesake guard: a surname merely sharing a kanji
 spelling with the typed one (カワノ / コウノ, typed without kanji) is not the same surname."""
 LEGAL_FORMS = re.compile(r"株式会社|有限会社|合資会社|合名会社|\(株\)|\(有\)|\(資\)|\(名\)|[\s・]")
-
-
-@dataclass(frozen=True)
-class MatchingConfig:
-    """``matching.toml`` as typed data."""
-
-    threshold: float
-    candidates: int
-    token_records: int
-    date_window_days: int
-    surname: Mapping[str, float]
-    given: Mapping[str, float]
-    full: Mapping[str, float]
-    birth_date: Mapping[str, float]
-    gender: Mapping[str, float]
-    reference: Mapping[str, float]
-    frequency: Mapping[str, float]
-    source: str = "matching.toml"
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> MatchingConfig:
-        if path is None:
-            text = resources.files("search_api").joinpath("matching.toml").read_text()
-            source = "search_api/matching.toml"
-        else:
-            text, source = path.read_text(), str(path)
-        data = tomllib.loads(text)
-        return cls(
-            threshold=float(data["threshold"]),
-            candidates=int(data["candidates"]),
-            token_records=int(data["token_records"]),
-            date_window_days=int(data["blocking"]["date_window_days"]),
-            surname=data["surname"],
-            given=data["given"],
-            full=data["full"],
-            birth_date=data["birth_date"],
-            gender=data["gender"],
-            reference=data["reference"],
-            frequency=data["frequency"],
-            source=source,
-        )
-
-
-def _counts(value: Any) -> dict[str, int]:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(key, str) and type(count) is int for key, count in value.items()
-    ):
-        raise ValueError("name statistics are not counts of name keys")
-    return dict(value)
-
-
-@dataclass(frozen=True)
-class NameStats:
-    """How often name keys occur in the index (top names only), for the frequency adjustment."""
-
-    total: int = 0
-    surnames: Mapping[str, int] = field(default_factory=dict)
-    given_names: Mapping[str, int] = field(default_factory=dict)
-    rarest_surname: int = 1
-    """The count of the rarest listed surname (an upper bound for every unlisted one)."""
-    rarest_given_name: int = 1
-    ledger_readings: LedgerReadings = NO_LEDGER_READINGS
-    """Readings each kanji was keyed with in this index (``analyzers/ledger_readings.py``)."""
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any]) -> NameStats:
-        """From an index's ``_meta``; ValueError when the statistics are there but malformed."""
-        stats = meta.get("name_stats") or {}
-        surnames = _counts(stats.get("surnames", {}))
-        given_names = _counts(stats.get("given_names", {}))
-        return cls(
-            total=int(stats.get("total", 0)),
-            surnames=surnames,
-            given_names=given_names,
-            rarest_surname=min(surnames.values(), default=1),
-            rarest_given_name=min(given_names.values(), default=1),
-            ledger_readings=LedgerReadings.from_meta(meta),
-        )
 
 
 @dataclass(frozen=True)
@@ -156,26 +77,26 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     for level, key in check.levels.items():
         if key and record.get(level) == key:
             levels.add(level)
-    record_orth = record.get("orthographic") or ""
-    record_readings = set(record.get("readings") or ())
+    record_orth = record.get(fields.ORTHOGRAPHIC) or ""
+    record_readings = set(record.get(fields.READINGS) or ())
     check_orth = check.levels.get("orthographic", "")
     if (check_orth and check_orth in record_readings) or (record_orth in check.readings):
         levels.add("reading")
     if check.readings and check.readings & record_readings:
         levels.add("reading")
-    if check.kanji and record.get("kanji") == check.kanji:
+    if check.kanji and record.get(fields.KANJI) == check.kanji:
         levels.add("kanji")
     if record_orth and record_orth in check.composed:
         levels.add("composed_reading")
     if record_orth and record_orth in check.co_readings:
         levels.add("co_reading")
-    record_voiceless = record.get("voiceless") or ""
+    record_voiceless = record.get(fields.VOICELESS) or ""
     if record_voiceless and record_voiceless in check.readings_voiceless:
         levels.add("reading_voiceless")
     # 四つ仮名 fold ヅ to ズ, which hides a dropped 濁点 (カツミ keyed カヅミ): compare the kana
     # as keyed too.
     check_exact = check.levels.get("exact", "")
-    record_exact = str(record.get("exact") or "")
+    record_exact = str(record.get(fields.EXACT) or "")
     if check_exact and record_exact and check.exact_voiceless == remove_voicing(record_exact):
         levels.add("voiceless")
     # A slip is made on the kana as keyed, and the long-vowel fold can double it
@@ -299,7 +220,7 @@ def _part_score(
     """Level and weight of one name part, with the one-edit demotion and frequency bits, and
     whether any level that agrees on the name (not a mere co-reading) applies."""
     check_key = check.levels.get("orthographic", "")
-    record_key = str(record.get("orthographic", ""))
+    record_key = str(record.get(fields.ORTHOGRAPHIC, ""))
     levels = _demote_one_edit(
         part_levels(check, record), check_key, record_key, counts, stats, config.frequency
     )
@@ -314,7 +235,7 @@ def _name_contributions(
 ) -> tuple[list[Contribution], bool]:
     names = keys.names
     assert names.surname is not None and names.given is not None
-    sur, given = doc.get("sur"), doc.get("given")
+    sur, given = doc.get(fields.SURNAME), doc.get(fields.GIVEN)
     if sur and given:
         level, weight, agrees = _part_score(
             names.surname, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
@@ -345,7 +266,7 @@ def _name_contributions(
             Contribution("given_name", g_level, g_weight),
         ], agrees
     # A record keyed without a space: compare whole names, then the given name as a suffix.
-    full = doc.get("full") or {}
+    full = doc.get(fields.FULL) or {}
     candidates = [names.full, *keys.former_full_names]
     best_level, best_weight = "none", config.full["none"]
     for index, check_full in enumerate(candidates):
@@ -357,7 +278,7 @@ def _name_contributions(
     if best_level != "none":
         return [Contribution("full_name", best_level, best_weight)], True
     given_orth = names.given.levels.get("orthographic", "")
-    if given_orth and given_orth in (doc.get("given_suffixes") or ()):
+    if given_orth and given_orth in (doc.get(fields.GIVEN_SUFFIXES) or ()):
         return [Contribution("full_name", "given_suffix", config.full["given_suffix"])], False
     return [Contribution("full_name", "none", config.full["none"])], False
 
@@ -366,25 +287,25 @@ def score_candidate(
     keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
 ) -> CandidateScore:
     contributions, surname_agrees = _name_contributions(keys, doc, config, stats)
-    date_level = classify_date_difference(keys.birth_date, record_birth_date(doc["birth_key"]))
+    date_level = classify_date_difference(keys.birth_date, record_birth_date(doc[fields.BIRTH_KEY]))
     contributions.append(Contribution("birth_date", date_level, config.birth_date[date_level]))
-    gender_level = "agree" if doc.get("gender") == keys.check.gender else "disagree"
+    gender_level = "agree" if doc.get(fields.GENDER) == keys.check.gender else "disagree"
     contributions.append(Contribution("gender", gender_level, config.gender[gender_level]))
     reference_agrees = False
     check = keys.check
     if _similar_employer(
-        check.employer_name, doc.get("employer"), config.reference["employer_min_similarity"]
+        check.employer_name, doc.get(fields.EMPLOYER), config.reference["employer_min_similarity"]
     ):
         contributions.append(Contribution("employer", "agree", config.reference["employer_agree"]))
         reference_agrees = True
     if _similar_address(
-        check.address, doc.get("address"), config.reference["address_min_similarity"]
+        check.address, doc.get(fields.ADDRESS), config.reference["address_min_similarity"]
     ):
         contributions.append(Contribution("address", "agree", config.reference["address_agree"]))
         reference_agrees = True
     total = round(sum(c.weight for c in contributions), 3)
     return CandidateScore(
-        record_id=str(doc["record_id"]),
+        record_id=str(doc[fields.RECORD_ID]),
         total=total,
         contributions=tuple(contributions),
         surname_agrees=surname_agrees,

@@ -17,7 +17,8 @@ from typing import Any
 
 from analyzers.dates import BirthDate, birth_date_variants
 from analyzers.keys import PartKeys, one_edit_keys
-from search_api.checks import CheckKeys
+from matching import fields
+from matching.checks import CheckKeys
 
 # Boosts order the fold levels for ranking only; the scorer decides with its own weights.
 LEVEL_BOOSTS: dict[str, float] = {
@@ -37,17 +38,17 @@ name is rare (idf ≈ 10 at 200k records): 30 ranks a slip where the fuzzy claus
 boost 3 × idf, did."""
 FORMER_FACTOR = 0.9
 SOURCE_FIELDS = [
-    "record_id",
-    "gender",
-    "birth_key",
-    "sur",
-    "given",
-    "full",
-    "given_suffixes",
+    fields.RECORD_ID,
+    fields.GENDER,
+    fields.BIRTH_KEY,
+    fields.SURNAME,
+    fields.GIVEN,
+    fields.FULL,
+    fields.GIVEN_SUFFIXES,
 ]
-SOURCE_EXCLUDES = ["full.deletions"]
+SOURCE_EXCLUDES = [fields.sub(fields.FULL, fields.DELETIONS)]
 """Looked up, never compared by the scorer: a third of a hit's bytes."""
-REFERENCE_FIELDS = ["employer", "address"]
+REFERENCE_FIELDS = list(fields.REFERENCE_FIELDS)
 """Fetched only when the person gave reference information: they are the bulk of a hit."""
 
 
@@ -74,24 +75,36 @@ def _part_clauses(
     for level, boost in LEVEL_BOOSTS.items():
         value = keys.levels.get(level)
         if value:
-            clauses.append(_term(f"{field}.{level}", value, boost * factor, label(level)))
+            clauses.append(_term(fields.sub(field, level), value, boost * factor, label(level)))
     orth = keys.levels.get("orthographic", "")
     if orth:
         # The record's kanji has a dictionary reading equal to what the person typed.
-        clauses.append(_term(f"{field}.readings", orth, READING_BOOST * factor, label("reading")))
+        clauses.append(
+            _term(
+                fields.sub(field, fields.READINGS), orth, READING_BOOST * factor, label("reading")
+            )
+        )
         # One slip clause, on the whole name, finds a slip in either part (per-part clauses
         # doubled the cost of every check for no extra recall). Deletion keys are exact term
         # lookups; the fuzzy query they replace walked the term dictionary of every segment and
         # was 40 % of the cluster's time per check.
-        deletions = one_edit_keys(orth) if field == "full" else ()
+        deletions = one_edit_keys(orth) if field == fields.FULL else ()
         if deletions:
             clauses.append(
                 _labelled(
                     "bool",
                     {
                         "should": [
-                            {"terms": {"full.deletions": [orth, *deletions]}},
-                            {"terms": {"full.orthographic": list(deletions)}},
+                            {
+                                "terms": {
+                                    fields.sub(fields.FULL, fields.DELETIONS): [orth, *deletions]
+                                }
+                            },
+                            {
+                                "terms": {
+                                    fields.sub(fields.FULL, fields.ORTHOGRAPHIC): list(deletions)
+                                }
+                            },
                         ],
                         "boost": ONE_EDIT_BOOST * factor,
                     },
@@ -102,18 +115,23 @@ def _part_clauses(
     readings = sorted(keys.readings - {orth})
     if readings:
         # The person's kanji has a reading equal to what was keyed on the record.
-        body = {f"{field}.orthographic": readings, "boost": READING_BOOST * factor}
+        body = {fields.sub(field, fields.ORTHOGRAPHIC): readings, "boost": READING_BOOST * factor}
         clauses.append(_labelled("terms", body, label("reading")))
     composed = sorted(keys.composed - {orth})
     if composed:
-        body = {f"{field}.orthographic": composed, "boost": COMPOSED_BOOST * factor}
+        body = {fields.sub(field, fields.ORTHOGRAPHIC): composed, "boost": COMPOSED_BOOST * factor}
         clauses.append(_labelled("terms", body, label("composed")))
     co_readings = sorted(keys.co_readings - {orth})
     if co_readings:
-        body = {f"{field}.orthographic": co_readings, "boost": CO_READING_BOOST * factor}
+        body = {
+            fields.sub(field, fields.ORTHOGRAPHIC): co_readings,
+            "boost": CO_READING_BOOST * factor,
+        }
         clauses.append(_labelled("terms", body, label("co_reading")))
     if keys.kanji:
-        clauses.append(_term(f"{field}.kanji", keys.kanji, KANJI_BOOST * factor, label("kanji")))
+        clauses.append(
+            _term(fields.sub(field, fields.KANJI), keys.kanji, KANJI_BOOST * factor, label("kanji"))
+        )
     return clauses
 
 
@@ -128,14 +146,14 @@ def _blocking_keys(birth_date: BirthDate) -> tuple[str, ...]:
 
 
 def date_blocking_filter(check: CheckKeys, window_days: int) -> dict[str, Any]:
-    should: list[dict[str, Any]] = [{"terms": {"birth_key": _blocking_keys(check.birth_date)}}]
+    should: list[dict[str, Any]] = [{"terms": {fields.BIRTH_KEY: _blocking_keys(check.birth_date)}}]
     day = check.birth_date.as_date()
     if day is not None and window_days > 0:
         window = dt.timedelta(days=window_days)
         should.append(
             {
                 "range": {
-                    "birth_date": {
+                    fields.BIRTH_DATE: {
                         "gte": (day - window).isoformat(),
                         "lte": (day + window).isoformat(),
                     }
@@ -152,17 +170,19 @@ def candidate_query(
     names = check.names
     assert names.surname is not None and names.given is not None
     has_reference = bool(check.check.employer_name or check.check.address)
-    surname_clauses = _part_clauses("sur", names.surname, "sur", named=named)
+    surname_clauses = _part_clauses(fields.SURNAME, names.surname, "sur", named=named)
     for index, former in enumerate(check.former_surnames):
-        surname_clauses += _part_clauses("sur", former, f"former{index}", FORMER_FACTOR, named)
-    given_clauses = _part_clauses("given", names.given, "given", named=named)
-    full_clauses = _part_clauses("full", names.full, "full", named=named)
+        surname_clauses += _part_clauses(
+            fields.SURNAME, former, f"former{index}", FORMER_FACTOR, named
+        )
+    given_clauses = _part_clauses(fields.GIVEN, names.given, "given", named=named)
+    full_clauses = _part_clauses(fields.FULL, names.full, "full", named=named)
     for index, full in enumerate(check.former_full_names):
-        full_clauses += _part_clauses("full", full, f"formerfull{index}", FORMER_FACTOR, named)
+        full_clauses += _part_clauses(fields.FULL, full, f"formerfull{index}", FORMER_FACTOR, named)
     suffix = names.given.levels.get("orthographic")
     if suffix:
         label = "given_suffix" if named else None
-        full_clauses.append(_term("given_suffixes", suffix, 4.0, label))
+        full_clauses.append(_term(fields.GIVEN_SUFFIXES, suffix, 4.0, label))
     return {
         "size": size,
         "track_total_hits": False,
@@ -189,7 +209,7 @@ def candidate_query(
                 # the person's own birth date ranks first; it never retrieves on its own.
                 "should": [
                     _term(
-                        "birth_key",
+                        fields.BIRTH_KEY,
                         check.birth_date.key,
                         EXACT_DATE_BOOST,
                         "date:exact" if named else None,

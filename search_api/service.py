@@ -1,0 +1,361 @@
+"""What the API does, apart from HTTP: an existence check, a staff token resolution, readiness,
+and which index is served.
+
+The routers (``search_api/routers``) reach one ``Service`` per application through FastAPI's
+``Depends(get_service)``; the JSON endpoints and the web pages call the very same methods, so a
+form and the API cannot answer differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from orjson import dumps as json_dumps
+
+from analyzers.readings import ReadingDictionary
+from matching.config import MatchingConfig
+from matching.finder import Finder, SearchUnavailable, ServedIndex, resolve_served_index
+from matching.scoring import Decision
+from mochinushi.settings import Settings
+from search_api.logs import keyed_hash, log_event, log_request_event
+from search_api.metrics import BackendErrorKind, CheckOutcome, ServiceMetrics, TokenResolutionResult
+from search_api.models import ExistenceCheckIn
+from search_api.ratelimit import SlidingWindowLimiter
+from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
+
+RETRY_AFTER_SECONDS = 5
+RESPONSE_SIZE_CLASS = 2048
+CHECK_DEADLINE_SECONDS = 4.0
+STATS_TTL_SECONDS = 60.0
+RATE_LIMITED_MESSAGE = "Too many checks. Please try again later."
+
+READINESS_MAX_AGE_SECONDS = 1.0
+"""A probe trusts an answer about the alias this recent: a flood of probes costs the cluster one
+lookup a second and never queues the checks behind it."""
+
+CLUSTER_DID_NOT_ANSWER = (
+    OSConnectionError,
+    ConnectionTimeout,
+    TransportError,
+    OSError,
+    TimeoutError,
+)
+"""Errors after which the alias is taken to still serve what it served at the last answer."""
+
+READINESS_REASONS = {
+    "mapping_version": "index mapping version not supported",
+    "bad_meta": "index statistics unreadable",
+    "unreachable": "cluster unreachable",
+}
+"""What ``/readyz`` says for each kind of unservable index (anything else: alias missing)."""
+
+
+class ConfigurationError(RuntimeError):
+    """The service is configured in a way it must not start with."""
+
+
+def token_ring(settings: Settings) -> TokenKeyRing:
+    if settings.token_secret:
+        return TokenKeyRing(settings.token_secret)
+    if not settings.dev_mode:
+        raise ConfigurationError(
+            "MOCHINUSHI_TOKEN_SECRET is required outside dev mode (MOCHINUSHI_DEV_MODE=false)"
+        )
+    return TokenKeyRing.generate_dev()
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """An endpoint's outcome, shared by the JSON API and the server-rendered web page."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    pad_to: int = 0
+    """Pad the JSON with trailing spaces to a multiple of this many bytes (0: no padding)."""
+
+    def response(self) -> Response:
+        content = json_dumps(self.body)
+        if self.pad_to:
+            # Found (a long token) and not found would otherwise differ in size on the wire,
+            # telling an eavesdropper the answer; JSON ignores trailing whitespace.
+            content += b" " * (-len(content) % self.pad_to)
+        return Response(
+            content, status_code=self.status, headers=self.headers, media_type="application/json"
+        )
+
+
+UNAVAILABLE = ApiResult(
+    503,
+    {
+        "error": "search_unavailable",
+        "message": "The record search is temporarily unavailable. Please try again later; "
+        "this is not a 'no record' answer.",
+    },
+    {"Retry-After": str(RETRY_AFTER_SECONDS)},
+)
+
+_BACKEND_ERROR_KINDS: dict[str, BackendErrorKind] = {
+    "timeout": "timeout",
+    "unreachable": "unreachable",
+    "shard_failure": "shard_failure",
+    "mapping_version": "unservable_index",
+    "bad_meta": "unservable_index",
+}
+
+
+@dataclass
+class Service:
+    """One application's state: cluster client, matching configuration, keys, metrics, and the
+    index currently served (resolved from the alias, cached, refreshed when it moves)."""
+
+    settings: Settings
+    client: AsyncOpenSearch
+    config: MatchingConfig
+    readings: ReadingDictionary
+    ring: TokenKeyRing
+    metrics: ServiceMetrics
+    limiter: SlidingWindowLimiter | None
+    logger: logging.Logger
+    hash_key: bytes
+    clock: Callable[[], dt.datetime]
+    _served: ServedIndex | None = None
+    _served_at: float = 0.0
+    _finder: Finder | None = None
+    _served_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- the served index ----------------------------------------------------------------------
+
+    def _served_stale(self, max_age: float) -> bool:
+        return self._served is None or time.monotonic() - self._served_at > max_age
+
+    def forget_served_index(self) -> None:
+        """The next check resolves the alias again (its index is gone, or was never found)."""
+        self._served = None
+
+    async def served_index(self, max_age: float = STATS_TTL_SECONDS) -> ServedIndex:
+        """The indices the alias serves, resolved again when the last answer is older than
+        ``max_age`` seconds (readiness probes ask for a fresher one)."""
+        if self._served_stale(max_age):
+            async with self._served_lock:
+                # Checked again under the lock: the checks (or probes) that queued behind the
+                # one reload must not each reload again (that stalled every check once a minute).
+                if self._served_stale(max_age):
+                    try:
+                        self._served = await resolve_served_index(
+                            self.client, self.settings.alias, self._served
+                        )
+                    except SearchUnavailable:
+                        # An index this code cannot query is never searched, not even the one
+                        # served before it: the alias says it is no longer the one to serve.
+                        self._served = None
+                        raise
+                    except CLUSTER_DID_NOT_ANSWER as error:
+                        # Keep searching the index already checked: it is still the one served
+                        # as far as anyone can tell.
+                        if self._served is None:
+                            raise SearchUnavailable("unreachable", type(error).__name__) from error
+                    except Exception as error:
+                        # Anything else is no reason to trust the old answer.
+                        self._served = None
+                        raise SearchUnavailable("other", type(error).__name__) from error
+                    self._served_at = time.monotonic()
+        assert self._served is not None
+        return self._served
+
+    async def finder(self) -> Finder:
+        served = await self.served_index()
+        if self._finder is None or self._finder.stats is not served.stats:
+            self._finder = Finder(
+                alias=served.names,
+                config=self.config,
+                readings=self.readings,
+                stats=served.stats,
+                request_timeout=self.settings.opensearch_timeout_seconds,
+            )
+        return self._finder
+
+    # -- an existence check --------------------------------------------------------------------
+
+    async def _find_with_retry(self, request: ExistenceCheckIn) -> Decision:
+        """One or two attempts inside a total deadline; transient failures only."""
+        check = request.to_check()
+        deadline = time.monotonic() + CHECK_DEADLINE_SECONDS
+        last: SearchUnavailable | None = None
+        for attempt in range(2):
+            if time.monotonic() >= deadline:
+                break
+            try:
+                # Resolving the alias is part of the check's time too.
+                finder = await asyncio.wait_for(
+                    self.finder(), timeout=max(0.1, deadline - time.monotonic())
+                )
+                return await asyncio.wait_for(
+                    finder.find_async(self.client, check),
+                    timeout=max(0.1, deadline - time.monotonic()),
+                )
+            except TimeoutError:
+                last = SearchUnavailable("timeout")
+            except SearchUnavailable as error:
+                last = error
+                if error.kind == "no_index":
+                    # The index resolved earlier was deleted (an old version pruned after a
+                    # swap): resolve the alias again and retry once.
+                    self.forget_served_index()
+                elif error.kind not in ("timeout", "unreachable", "shard_failure"):
+                    break
+            if attempt == 0:
+                await asyncio.sleep(0.05)
+        raise last or SearchUnavailable("timeout")
+
+    async def check(self, body: ExistenceCheckIn, client_key: str, request_id: str) -> ApiResult:
+        """The existence check behind POST /v1/existence-checks (and the web form)."""
+        if self.limiter is not None:
+            decision = self.limiter.hit(keyed_hash(self.hash_key, client_key), time.monotonic())
+            if not decision.allowed:
+                self.metrics.count_check("rate_limited")
+                return ApiResult(
+                    429,
+                    {"error": "rate_limited", "message": RATE_LIMITED_MESSAGE},
+                    {"Retry-After": str(decision.retry_after_seconds)},
+                )
+        try:
+            result = await self._find_with_retry(body)
+        except SearchUnavailable as error:
+            self.metrics.count_check("unavailable")
+            self.metrics.count_backend_error(_BACKEND_ERROR_KINDS.get(error.kind, "other"))
+            log_request_event(
+                self.logger,
+                "check.unavailable",
+                level=logging.WARNING,
+                request_id=request_id,
+                error_kind=error.kind,
+            )
+            return UNAVAILABLE
+        token = None
+        if result.found:
+            token, _ = issue_token(
+                self.ring,
+                result.record_ids,
+                body.as_submitted(),
+                self.clock(),
+                dt.timedelta(days=self.settings.token_ttl_days),
+            )
+        outcome: CheckOutcome = "found" if result.found else "not_found"
+        self.metrics.count_check(outcome)
+        log_request_event(
+            self.logger,
+            "check.completed",
+            request_id=request_id,
+            outcome=outcome,
+            candidates=len(result.scores),
+        )
+        return ApiResult(
+            200, {"found": result.found, "reference_token": token}, pad_to=RESPONSE_SIZE_CLASS
+        )
+
+    # -- a staff resolution --------------------------------------------------------------------
+
+    def _staff_key(self, authorization: str) -> str | None:
+        presented = (
+            authorization.removeprefix("Bearer ").strip()
+            if authorization.startswith("Bearer ")
+            else ""
+        )
+        return next(
+            (
+                k
+                for k in self.settings.staff_keys()
+                if presented and hmac.compare_digest(k.encode(), presented.encode())
+            ),
+            None,
+        )
+
+    def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
+        """Staff resolution of a token: 401 without a valid key, 404 unknown, 410 expired."""
+        staff_key = self._staff_key(authorization)
+        if staff_key is None:
+            self.metrics.count_token_resolution("unauthorized")
+            return ApiResult(
+                401,
+                {"error": "unauthorized", "message": "A valid staff key is required."},
+                {"WWW-Authenticate": "Bearer"},
+            )
+        staff_key_id = keyed_hash(b"staff-key-id", staff_key)
+
+        def audit(result: TokenResolutionResult, token_id: str | None) -> None:
+            self.metrics.count_token_resolution(result)
+            log_event(
+                self.logger,
+                "token.resolved",
+                request_id=request_id,
+                staff_key_id=staff_key_id,
+                token_id=token_id,
+                outcome=result,
+            )
+
+        try:
+            payload = open_token(self.ring, token, self.clock())
+        except TokenExpired as expired:
+            audit("expired", expired.token_id)
+            return ApiResult(
+                410, {"error": "expired", "message": "This reference token has expired."}
+            )
+        except TokenInvalid:
+            audit("unknown", None)
+            return ApiResult(404, {"error": "unknown_token", "message": "No such reference token."})
+        audit("ok", payload.token_id)
+        return ApiResult(
+            200,
+            {
+                "record_ids": list(payload.record_ids),
+                "issued_at": payload.issued_at.isoformat(),
+                "expires_at": payload.expires_at.isoformat(),
+                "check": payload.check,
+            },
+        )
+
+    # -- readiness -----------------------------------------------------------------------------
+
+    async def readiness(self) -> str | None:
+        """None when checks can be answered now; otherwise why not, in a few words."""
+        try:
+            exists = await self.client.indices.exists_alias(name=self.settings.alias)
+        except Exception:
+            return "cluster unreachable"
+        if not exists:
+            return "alias missing"
+        try:
+            await self.served_index(max_age=READINESS_MAX_AGE_SECONDS)
+        except SearchUnavailable as error:
+            return READINESS_REASONS.get(error.kind, "alias missing")
+        except Exception:
+            return "cluster unreachable"
+        try:
+            # A closed or red index still has its alias; only a search proves it answers.
+            await self.client.count(index=self.settings.alias)
+        except Exception:
+            return "index not searchable"
+        return None
+
+
+def get_service(request: Request) -> Service:
+    """The application's service, for ``Depends`` (tests override it with a fake)."""
+    service: Service = request.app.state.service
+    return service
+
+
+def client_key(request: Request) -> str:
+    """Whom the rate limit counts: the peer address."""
+    return request.client.host if request.client else "unknown"
