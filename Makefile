@@ -55,7 +55,8 @@ audit: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy analyzers indexer search_api mappings mochinushi relevance
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy analyzers indexer search_api matching mappings mochinushi relevance
 
 clean-node:
 	-$(BIN)/mochinushi opensearch down

@@ -97,8 +97,9 @@ class Era:
         return self.first_day.year
 
 
-# 明治 starts 1868-01-25 as in DOMAIN.md (the gregorian day of 旧暦 慶応4年1月1日, to which 明治
-# was backdated); no pension member was born that early, so the choice only matters for tests.
+# 明治 starts 1868-01-25 (docs/DOMAIN-NOTES.md: the gregorian day of 旧暦 慶応4年1月1日, to
+# which 明治 was backdated); no pension member was born that early, so the choice only matters
+# for tests.
 ERAS: Final[tuple[Era, ...]] = (
     Era("明治", "1", "M", "明", dt.date(1868, 1, 25)),
     Era("大正", "3", "T", "大", dt.date(1912, 7, 30)),

@@ -87,8 +87,8 @@ def _voicing_table() -> dict[str, str]:
 # 濁点/半濁点 were dropped or added when keying (ナカジマ ↔ ナカシマ, ヤマザキ ↔ ヤマサキ).
 VOICED_KANA: Final[Mapping[str, str]] = MappingProxyType(_voicing_table())
 
-# Handwriting confusables read back wrong from paper forms. Only the two pairs that DOMAIN.md
-# and the agency's 名寄せ rules name; ヌ/ス, ワ/ウ, ク/ワ were considered and left out — no
+# Handwriting confusables read back wrong from paper forms. Only the two pairs known to be
+# misread often (docs/DOMAIN-NOTES.md); ヌ/ス, ワ/ウ, ク/ワ were considered and left out — no
 # evidence that they occur, and each fold costs precision on every name containing them.
 # Representatives: ン and シ, the more frequent letter in names, so keys stay readable.
 CONFUSABLE_KANA: Final[Mapping[str, str]] = MappingProxyType({"ソ": "ン", "ツ": "シ"})

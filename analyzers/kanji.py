@@ -5,11 +5,11 @@ Records keyed from the 1957 punch-card number codes and later host systems carry
 common form, or the other way round. ``fold_kanji`` maps both to one form so they compare
 equal; it is a matching key, never a display value.
 
-Why a table of our own: kyujipy is not installed and, per DOMAIN.md, misses 髙 﨑 邉 anyway;
-jntajis' MJ shrink maps are complete but CC BY-SA. CJK *compatibility* ideographs (神 U+FA19,
-塚 U+FA10, 﨟 …) need no table: NFKC maps them to their unified counterparts. The dozen
-compatibility code points that are unified ideographs in their own right (﨑 U+FA11, 﨔, 﨣 …)
-have no decomposition and must be listed — hence 﨑 below.
+Why a table of our own: kyujipy is not installed and misses 髙 﨑 邉 anyway
+(docs/DOMAIN-NOTES.md); jntajis' MJ shrink maps are complete but CC BY-SA. CJK
+*compatibility* ideographs (神 U+FA19, 塚 U+FA10, 﨟 …) need no table: NFKC maps them to their
+unified counterparts. The dozen compatibility code points that are unified ideographs in their
+own right (﨑 U+FA11, 﨔, 﨣 …) have no decomposition and must be listed — hence 﨑 below.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = ["KANJI_VARIANTS", "fold_kanji", "is_kanji_name"]
 # is a character that occurs in Japanese surnames or given names; entries with a doubt say so.
 KANJI_VARIANTS: Final[Mapping[str, str]] = MappingProxyType(
     {
-        # Named in DOMAIN.md.
+        # The variants that matter most in names (docs/DOMAIN-NOTES.md).
         "髙": "高",  # はしご高; not in JIS X 0208, keyed as 高 by most systems
         "﨑": "崎",  # たつさき (U+FA11, a unified ideograph NFKC leaves alone)
         "嵜": "崎",
@@ -35,7 +35,7 @@ KANJI_VARIANTS: Final[Mapping[str, str]] = MappingProxyType(
         "齋": "斎",
         "齊": "斎",  # strictly the old form of 斉, not 斎 — see 斉 below
         "斉": "斎",  # DOUBT: 斉藤 and 斎藤 are different characters and officially different
-        #              surnames, but they are the classic confusion (DOMAIN.md: "and 斉")
+        #              surnames, but they are the classic confusion (docs/DOMAIN-NOTES.md)
         "澤": "沢",
         "濱": "浜",
         "濵": "浜",

@@ -1,4 +1,4 @@
-"""Reading record extracts (CONTRACTS.md §3) one line at a time, without losing a line.
+"""Reading record extracts (format: docs/DOMAIN-NOTES.md) one line at a time, without losing a line.
 
 An extract holds ~20 million ledger records keyed by many hands over decades. Two duties follow:
 
@@ -446,7 +446,7 @@ _parse_ledger_date: Final = functools.lru_cache(maxsize=1 << 16)(parse_ledger_da
 
 
 def _record(row: dict[str, object], line_number: int, delta: bool) -> Record | Quarantined:
-    """Validate one row; the first failing check names the reason (fields in contract order)."""
+    """Validate one row; the first failing check names the reason (fields in a fixed order)."""
     record_id: str | None = None
     try:
         record_id = _required(row, "record_id", code=True)

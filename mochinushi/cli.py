@@ -1,4 +1,4 @@
-"""The ``mochinushi`` command: the verbs of CONTRACTS §2."""
+"""The ``mochinushi`` command and its verbs (``mochinushi --help``; README, "Using it")."""
 
 from __future__ import annotations
 

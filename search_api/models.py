@@ -1,4 +1,4 @@
-"""The HTTP request and response bodies (CONTRACTS §4), and their validation.
+"""The HTTP request and response bodies (checks, token resolution, readiness), and their validation.
 
 Validation errors name the field and say what is expected; they never echo the submitted
 value (it is personal data), so ``input`` is stripped from FastAPI's error details.
