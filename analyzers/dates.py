@@ -260,12 +260,18 @@ DATE_DIFFERENCE_LEVELS: Final[tuple[str, ...]] = (
     "day_month_swap",
     "era_swap",
     "one_digit",
+    "year_digit",
+    "digit_transposition",
     "within_30_days",
+    "same_month_day",
+    "within_1_year",
     "same_year_month",
     "different",
 )
-"""Levels of ``classify_date_difference``, closest first. The first five are also the kinds of
-``birth_date_variants`` in the same order, so a variant is classified as its own kind."""
+"""Levels of ``classify_date_difference``, closest first. The first seven are also the kinds of
+``birth_date_variants`` in the same order, so a variant is classified as its own kind. The
+later ones (a date remembered weeks or months off, the right day in another year) are only
+reached when the name itself retrieved the record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,15 +325,14 @@ def _era_swap_keys(d: BirthDate) -> list[str]:
 
 
 def _plausible_slip(year: int, month: int, day: int) -> bool:
-    """Whether a one-digit slip could plausibly sit in a ledger.
+    """Whether a digit slip could sit in a ledger: any year an era code can express (明治00 ..
+    令和99), and any two digits of month and day.
 
-    Years outside what ledger era codes can express (明治00 .. 令和99) cannot occur. Month and
-    day: ASSUMPTION, not a documented fact — we keep tens digits 0-1 for the month and 0-3 for
-    the day (so 13月 and 2月30日 stay, as DOMAIN.md says such records exist) and drop month or
-    day 00 and tens digits beyond those ranges (25月, 5月45日), which would need a slip onto a
-    digit no legitimate value of the field ever starts with. This roughly halves the keys.
+    A slip lands on whatever key the finger hits, so month 00, 25月 and 5月90日 occur as well as
+    13月 and 2月30日; an earlier rule that kept only tens digits 0-1 (month) and 0-3 (day) lost
+    owners on data that had such records. Each digit position costs at most nine keys.
     """
-    return _LEDGER_MIN_YEAR <= year <= _LEDGER_MAX_YEAR and 1 <= month <= 19 and 1 <= day <= 39
+    return _LEDGER_MIN_YEAR <= year <= _LEDGER_MAX_YEAR and 0 <= month <= 99 and 0 <= day <= 99
 
 
 def _one_digit_keys(d: BirthDate) -> list[str]:
@@ -361,19 +366,53 @@ def _one_digit_keys(d: BirthDate) -> list[str]:
     return keys
 
 
+def _swap_adjacent(digits: str, position: int) -> str:
+    return digits[:position] + digits[position + 1] + digits[position] + digits[position + 2 :]
+
+
+def _transposition_keys(d: BirthDate) -> list[str]:
+    """Two adjacent digits keyed in the wrong order (0513 → 0531, 昭和13 → 昭和31), in the
+    gregorian key and in the era-year the ledger was keyed with."""
+    keys: list[str] = []
+    base = d.key
+    for position in range(len(base) - 1):
+        if base[position] != base[position + 1]:
+            candidate = _swap_adjacent(base, position)
+            if _plausible_slip(int(candidate[:4]), int(candidate[4:6]), int(candidate[6:])):
+                keys.append(candidate)
+    era = _nominal_era(d)
+    if era is not None:
+        era_year = d.year - era.first_year + 1
+        digits = f"{era_year:02d}"
+        if 0 <= era_year <= 99 and digits[0] != digits[1]:
+            year = era.first_year + int(digits[::-1]) - 1
+            if _plausible_slip(year, d.month, d.day):
+                keys.append(BirthDate(year, d.month, d.day).key)
+    return keys
+
+
+def _is_transposition(query: BirthDate, record: BirthDate) -> bool:
+    return record.key in _transposition_keys(query)
+
+
 def birth_date_variants(d: BirthDate) -> list[DateVariant]:
     """Query-side blocking keys: the dates a mistyped ledger record of this person could carry.
 
     Kinds in order of closeness: ``exact``, ``off_by_one_day``, ``day_month_swap``,
-    ``era_swap``, ``one_digit``. A key reachable in several ways keeps the closest kind, so
-    the list has no duplicate keys and starts with the exact key.
+    ``era_swap``, ``one_digit``, ``year_digit``, ``digit_transposition``. A key reachable in several ways keeps
+    the closest kind, so the list has no duplicate keys and starts with the exact key.
     """
     candidates: list[tuple[str, str]] = [(d.key, "exact")]
     candidates += [(key, "off_by_one_day") for key in _off_by_one_day_keys(d)]
     if (swapped := _day_month_swap_key(d)) is not None:
         candidates.append((swapped, "day_month_swap"))
     candidates += [(key, "era_swap") for key in _era_swap_keys(d)]
-    candidates += [(key, "one_digit") for key in _one_digit_keys(d)]
+    # A slip in the year is told apart: a brother or sister born a few years off shares the
+    # surname and often the day, so it is weaker evidence than a slip in month or day.
+    candidates += [
+        (key, "year_digit" if key[:4] != d.key[:4] else "one_digit") for key in _one_digit_keys(d)
+    ]
+    candidates += [(key, "digit_transposition") for key in _transposition_keys(d)]
     seen: set[str] = set()
     variants: list[DateVariant] = []
     for key, kind in candidates:
@@ -435,9 +474,15 @@ def classify_date_difference(query: BirthDate, record: BirthDate) -> str:
     if _is_era_swap(query, record):
         return "era_swap"
     if _differs_in_one_digit(query.key, record.key) or _is_era_year_slip(query, record):
-        return "one_digit"
+        return "year_digit" if query.year != record.year else "one_digit"
+    if _is_transposition(query, record):
+        return "digit_transposition"
     if distance is not None and distance <= 30:
         return "within_30_days"
+    if (query.month, query.day) == (record.month, record.day):
+        return "same_month_day"
+    if distance is not None and distance <= 366:
+        return "within_1_year"
     if (query.year, query.month) == (record.year, record.month):
         return "same_year_month"
     return "different"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 
 def mapping_version_of(index: Mapping[str, Any]) -> int | None:

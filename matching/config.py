@@ -25,6 +25,7 @@ NAME_LEVELS: Final = frozenset(
         "composed_reading",
         "co_reading",
         "reading_voiceless",
+        "kanji_differs",
         "voiceless",
         "confusable",
         "one_edit",
@@ -79,6 +80,7 @@ REQUIRED_SECTION_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "given": frozenset({"none"}),
     "full": frozenset({"none", "given_suffix"}),
 }
+BLOCKING_KEYS: Final = frozenset({"date_window_days", "name_agrees_window_days"})
 TOP_LEVEL: Final = frozenset(
     {"version", "threshold", "candidates", "token_records", "blocking", *SECTIONS}
 )
@@ -115,6 +117,7 @@ class MatchingConfig:
     candidates: int
     token_records: int
     date_window_days: int
+    name_agrees_window_days: int
     surname: Mapping[str, float]
     given: Mapping[str, float]
     full: Mapping[str, float]
@@ -143,8 +146,10 @@ class MatchingConfig:
         if unknown:
             raise MatchingConfigError(f"{source}: unknown keys {', '.join(unknown)}")
         blocking = data.get("blocking")
-        if not isinstance(blocking, Mapping) or set(blocking) != {"date_window_days"}:
-            raise MatchingConfigError(f"{source}: [blocking] must hold date_window_days only")
+        if not isinstance(blocking, Mapping) or set(blocking) != BLOCKING_KEYS:
+            raise MatchingConfigError(
+                f"{source}: [blocking] must hold {', '.join(sorted(BLOCKING_KEYS))}"
+            )
         sections = {name: _section(data, name, source) for name in SECTIONS}
         for key in ("threshold", "candidates", "token_records"):
             if key not in data:
@@ -155,6 +160,9 @@ class MatchingConfig:
             token_records=int(_number(data["token_records"], f"{source}: token_records")),
             date_window_days=int(
                 _number(blocking["date_window_days"], f"{source}: date_window_days")
+            ),
+            name_agrees_window_days=int(
+                _number(blocking["name_agrees_window_days"], f"{source}: name_agrees_window_days")
             ),
             source=source,
             **sections,

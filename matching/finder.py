@@ -48,6 +48,7 @@ class Finder:
             keys,
             size=self.config.candidates,
             window_days=self.config.date_window_days,
+            name_agrees_window_days=self.config.name_agrees_window_days,
             named=named,
         )
 

@@ -37,6 +37,12 @@ ONE_EDIT_BOOST = 30.0
 name is rare (idf ≈ 10 at 200k records): 30 ranks a slip where the fuzzy clause it replaced,
 boost 3 × idf, did."""
 FORMER_FACTOR = 0.9
+EMPLOYER_BOOST = 20.0
+ADDRESS_BOOST = 10.0
+"""A record whose employer (or address) holds every word the person remembered ranks among the
+candidates on its given name and date alone: the way a record under a surname the person did
+not declare (a maiden name) is found. It never retrieves on its own (a name clause must match),
+and the scorer still decides."""
 SOURCE_FIELDS = [
     fields.RECORD_ID,
     fields.GENDER,
@@ -145,26 +151,121 @@ def _blocking_keys(birth_date: BirthDate) -> tuple[str, ...]:
     return tuple(sorted({v.key for v in birth_date_variants(birth_date)}))
 
 
-def date_blocking_filter(check: CheckKeys, window_days: int) -> dict[str, Any]:
+MAX_NAME_VALUES = 8
+"""Spellings per name part in the whole-name filter (the typed kana and its first readings)."""
+SAME_DAY_YEARS = 5
+"""The same month and day is looked for this many years either side, when the name agrees."""
+
+
+def _part_values(keys: PartKeys) -> list[str]:
+    orth = keys.levels.get(fields.ORTHOGRAPHIC, "")
+    values = [orth] if orth else []
+    values += sorted(keys.readings - {orth})
+    return values[:MAX_NAME_VALUES]
+
+
+def _part_agrees(part: str, keys: PartKeys, extra: tuple[PartKeys, ...] = ()) -> dict[str, Any]:
+    """The record's name part agrees at the exact, orthographic, reading or kanji level."""
+    values = sorted({v for k in (keys, *extra) for v in _part_values(k)})
+    typed = sorted({o for k in (keys, *extra) if (o := k.levels.get(fields.ORTHOGRAPHIC))})
+    should: list[dict[str, Any]] = [{"terms": {fields.sub(part, fields.ORTHOGRAPHIC): values}}]
+    if typed:
+        should.append({"terms": {fields.sub(part, fields.READINGS): typed}})
+    kanji = sorted({k.kanji for k in (keys, *extra) if k.kanji})
+    if kanji:
+        should.append({"terms": {fields.sub(part, fields.KANJI): kanji}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def whole_name_agrees(check: CheckKeys) -> dict[str, Any]:
+    """Surname (or a declared former one) and given name both agree, split or keyed whole."""
+    names = check.names
+    assert names.surname is not None and names.given is not None
+    split = {
+        "bool": {
+            "filter": [
+                _part_agrees(fields.SURNAME, names.surname, check.former_surnames),
+                _part_agrees(fields.GIVEN, names.given),
+            ]
+        }
+    }
+    surnames = [names.surname, *check.former_surnames]
+    wholes = sorted(
+        {s + g for k in surnames for s in _part_values(k) for g in _part_values(names.given)}
+    )
+    unsplit = {"terms": {fields.sub(fields.FULL, fields.ORTHOGRAPHIC): wholes}}
+    return {"bool": {"should": [split, unsplit], "minimum_should_match": 1}}
+
+
+def _same_day_keys(birth_date: BirthDate) -> list[str]:
+    return [
+        BirthDate(birth_date.year + delta, birth_date.month, birth_date.day).key
+        for delta in range(-SAME_DAY_YEARS, SAME_DAY_YEARS + 1)
+        if delta
+    ]
+
+
+def date_blocking_filter(
+    check: CheckKeys, window_days: int, name_agrees_window_days: int = 0
+) -> dict[str, Any]:
+    """Records whose keyed date could be a slip of the person's; and, when the whole name
+    agrees, dates remembered further off (late registration, a date told by the parents)."""
     should: list[dict[str, Any]] = [{"terms": {fields.BIRTH_KEY: _blocking_keys(check.birth_date)}}]
     day = check.birth_date.as_date()
     if day is not None and window_days > 0:
-        window = dt.timedelta(days=window_days)
+        should.append(_date_range(day, window_days))
+    if name_agrees_window_days > 0:
+        wide: list[dict[str, Any]] = [
+            {"terms": {fields.BIRTH_KEY: _same_day_keys(check.birth_date)}}
+        ]
+        if day is not None:
+            wide.append(_date_range(day, name_agrees_window_days))
         should.append(
             {
-                "range": {
-                    fields.BIRTH_DATE: {
-                        "gte": (day - window).isoformat(),
-                        "lte": (day + window).isoformat(),
-                    }
+                "bool": {
+                    "filter": [
+                        whole_name_agrees(check),
+                        {"bool": {"should": wide, "minimum_should_match": 1}},
+                    ]
                 }
             }
         )
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
+def _date_range(day: dt.date, days: int) -> dict[str, Any]:
+    window = dt.timedelta(days=days)
+    return {
+        "range": {
+            fields.BIRTH_DATE: {
+                "gte": (day - window).isoformat(),
+                "lte": (day + window).isoformat(),
+            }
+        }
+    }
+
+
+def _reference_clauses(check: CheckKeys, named: bool) -> list[dict[str, Any]]:
+    clauses = []
+    for field, text, boost in (
+        (fields.EMPLOYER, check.check.employer_name, EMPLOYER_BOOST),
+        (fields.ADDRESS, check.check.address, ADDRESS_BOOST),
+    ):
+        if text:
+            body: dict[str, Any] = {"query": text, "operator": "and", "boost": boost}
+            if named:
+                body["_name"] = f"reference:{field}"
+            clauses.append({"match": {field: body}})
+    return clauses
+
+
 def candidate_query(
-    check: CheckKeys, *, size: int, window_days: int, named: bool = False
+    check: CheckKeys,
+    *,
+    size: int,
+    window_days: int,
+    name_agrees_window_days: int = 0,
+    named: bool = False,
 ) -> dict[str, Any]:
     """The search body for one check (``named``: label every clause, for explaining)."""
     names = check.names
@@ -192,7 +293,7 @@ def candidate_query(
         },
         "query": {
             "bool": {
-                "filter": [date_blocking_filter(check, window_days)],
+                "filter": [date_blocking_filter(check, window_days, name_agrees_window_days)],
                 "must": [
                     {
                         "bool": {
@@ -213,7 +314,8 @@ def candidate_query(
                         check.birth_date.key,
                         EXACT_DATE_BOOST,
                         "date:exact" if named else None,
-                    )
+                    ),
+                    *_reference_clauses(check, named),
                 ],
             }
         },

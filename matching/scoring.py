@@ -103,6 +103,11 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
     # (サトウ/サチウ: one kana apart, but サト/サチウ after folding), so either level counts.
     if _one_edit(check_orth, record_orth) or _one_edit(check_exact, record_exact):
         levels.add("one_edit")
+    record_kanji = record.get(fields.KANJI)
+    if check.kanji and record_kanji and record_kanji != check.kanji and levels:
+        # Both sides wrote the name in kanji and the kanji differ: agreeing kana (or readings)
+        # are then two names that sound alike (東/藤 トウ, 亮 リョウ/アキラ), not one.
+        return {"kanji_differs"}
     return levels
 
 
@@ -273,6 +278,23 @@ def _name_contributions(
         level, weight = _best(part_levels(check_full, full), config.full)
         if index > 0 and level != "none":
             weight -= config.surname["former_penalty"]
+        if level in FREQUENCY_ADJUSTED:
+            # A whole name is as common as its two parts together: ナカムラキヨミ keyed
+            # without a space is no rarer evidence than ナカムラ + キヨミ keyed with one.
+            surname = names.surname if index == 0 else keys.former_surnames[index - 1]
+            weight += _frequency_bits(
+                surname.levels.get(fields.ORTHOGRAPHIC, ""),
+                stats.surnames,
+                stats.rarest_surname,
+                stats,
+                config.frequency,
+            ) + _frequency_bits(
+                names.given.levels.get(fields.ORTHOGRAPHIC, ""),
+                stats.given_names,
+                stats.rarest_given_name,
+                stats,
+                config.frequency,
+            )
         if weight > best_weight:
             best_level, best_weight = level, weight
     if best_level != "none":
