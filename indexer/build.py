@@ -38,6 +38,11 @@ from matching.index_meta import NameStats, NameStatsCollector
 
 Progress = Callable[[int], None]
 
+DEFAULT_MAX_DROP_RATIO = 0.2
+"""``mochinushi index`` refuses a build with more than this share fewer documents than the
+index served now (a truncated extract); ``--allow-drop`` when a smaller ledger is intended.
+``BuildOptions`` leaves the gate off unless asked: a library caller decides for itself."""
+
 
 @dataclass
 class BuildOptions:
@@ -302,7 +307,11 @@ def build_index(
         except lifecycle.GateFailed:
             _set_meta(client, index, {"state": "failed"})
             raise
-        _set_meta(client, index, {"state": "ready"})
+        _set_meta(
+            client,
+            index,
+            {"state": "ready", lifecycle.BUILT_AT_META_KEY: lifecycle.utc_now().isoformat()},
+        )
         if options.replicas:
             # Serve only once every copy exists: a swap onto a yellow index would leave the
             # replica-less shards on one node each, right when the nightly load is busiest.

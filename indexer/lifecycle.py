@@ -5,6 +5,10 @@ only after the new index passed its gates, in one ``_aliases`` call, so readers 
 half-built index. A half-built index is marked ``_meta.state = "building"``; a crash leaves
 the alias on the old index and the next run deletes the leftover.
 
+Backups are snapshots into a filesystem repository (every node's ``path.repo`` must list its
+directory): the live index and the kept ones, with the alias they belong to and which one was
+live in the snapshot's metadata; a restore brings them back and moves the alias atomically.
+
 The lock is a document in a small lock index created with ``op_type=create`` (fails when it
 exists). A lock older than ``stale_after`` is taken over with optimistic concurrency
 (``if_seq_no``/``if_primary_term``), so two runs that both see a stale lock cannot both win.
@@ -21,12 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError, TransportError
 
 from mappings import MAPPING_VERSION, mapping_version_of
 from matching.finder import SearchUnavailable, ServedIndex, served_index
 
 LOCK_INDEX = ".mochinushi-locks"
+
+BUILT_AT_META_KEY = "built_at"
+"""``_meta`` key of a finished index: when its build passed the gates (ISO 8601, UTC). The API
+exports it as ``mochinushi_served_index_build_timestamp_seconds``; the monitoring alerts when
+the index served is older than a nightly build should allow."""
 
 
 class LockHeld(RuntimeError):
@@ -247,3 +256,156 @@ def _take_over_if_stale(
         )
     except ConflictError as error:
         raise LockHeld(f"another run took over the stale lock of {alias} first") from error
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+SNAPSHOT_TIMEOUT_SECONDS = 6 * 3600
+"""How long a snapshot or a restore may take (one request that waits for completion)."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    name: str
+    state: str
+    started: str
+    indices: tuple[str, ...]
+    live: tuple[str, ...]
+    """The indices the alias served when the snapshot was taken."""
+
+
+def ensure_snapshot_repository(client: OpenSearch, repository: str, location: str) -> None:
+    """Register the filesystem repository (idempotent; OpenSearch verifies that every node can
+    write to ``location``, which must be under its ``path.repo``)."""
+    try:
+        client.snapshot.create_repository(
+            repository=repository, body={"type": "fs", "settings": {"location": location}}
+        )
+    except TransportError as error:
+        raise GateFailed(
+            f"snapshot repository {repository} at {location!r} cannot be used: "
+            f"{error.error} (is {location!r} under every node's path.repo?)"
+        ) from error
+
+
+def list_snapshots(
+    client: OpenSearch, alias: str, repository: str, location: str
+) -> list[SnapshotInfo]:
+    """The snapshots of ``alias`` in ``repository``, newest first."""
+    ensure_snapshot_repository(client, repository, location)
+    found = client.snapshot.get(repository=repository, snapshot="_all")
+    snapshots = []
+    for snap in found.get("snapshots", []):
+        meta = snap.get("metadata") or {}
+        if meta.get("alias") != alias:
+            continue
+        snapshots.append(
+            SnapshotInfo(
+                name=snap["snapshot"],
+                state=snap.get("state", "?"),
+                started=snap.get("start_time", "?"),
+                indices=tuple(sorted(snap.get("indices", []))),
+                live=tuple(meta.get("live", [])),
+            )
+        )
+    return sorted(snapshots, key=lambda s: (s.started, s.name), reverse=True)
+
+
+def create_snapshot(
+    client: OpenSearch,
+    alias: str,
+    repository: str,
+    location: str,
+    name: str | None = None,
+    keep: int | None = None,
+) -> tuple[SnapshotInfo, list[str]]:
+    """Snapshot the indices a ``rollback`` could serve (the live one and the kept ready ones),
+    under the reindex lock so no build or delta runs meanwhile; then delete this alias's
+    snapshots beyond the newest ``keep``. Returns the snapshot and the names deleted."""
+    ensure_snapshot_repository(client, repository, location)
+    with reindex_lock(client, alias):
+        live = live_indices(client, alias)
+        if not live:
+            raise GateFailed(f"alias {alias} serves no index: nothing to snapshot")
+        ready = [v.name for v in list_versions(client, alias) if v.state == "ready"]
+        indices = sorted({*ready, *live})
+        snapshot = name or new_index_name(alias)
+        response = client.snapshot.create(
+            repository=repository,
+            snapshot=snapshot,
+            body={
+                "indices": ",".join(indices),
+                "include_global_state": False,
+                "metadata": {"alias": alias, "live": live},
+            },
+            params={"wait_for_completion": "true"},
+            request_timeout=SNAPSHOT_TIMEOUT_SECONDS,
+        )
+    state = response.get("snapshot", {}).get("state")
+    if state != "SUCCESS":
+        raise GateFailed(f"snapshot {snapshot} ended {state}: {response.get('snapshot')}")
+    taken = SnapshotInfo(
+        snapshot, state, response["snapshot"].get("start_time", ""), tuple(indices), tuple(live)
+    )
+    pruned = []
+    if keep is not None:
+        for old in list_snapshots(client, alias, repository, location)[keep:]:
+            client.snapshot.delete(
+                repository=repository, snapshot=old.name, request_timeout=SNAPSHOT_TIMEOUT_SECONDS
+            )
+            pruned.append(old.name)
+    return taken, pruned
+
+
+def restore_snapshot(
+    client: OpenSearch, alias: str, repository: str, location: str, name: str | None = None
+) -> str:
+    """Restore a snapshot of ``alias`` (default: the newest complete one) and point the alias at
+    the index that was live in it; returns that index.
+
+    Refused while any of the snapshot's indices exists: a restore never overwrites an index,
+    and the one the alias serves is never deleted for it.
+    """
+    snapshots = [
+        s for s in list_snapshots(client, alias, repository, location) if s.state == "SUCCESS"
+    ]
+    chosen = (
+        next((s for s in snapshots if s.name == name), None)
+        if name
+        else next(iter(snapshots), None)
+    )
+    if chosen is None:
+        raise GateFailed(
+            f"no complete snapshot {name or ''} of {alias} in repository {repository}".replace(
+                "  ", " "
+            )
+        )
+    if not chosen.live:
+        raise GateFailed(f"snapshot {chosen.name} does not say which index was live")
+    with reindex_lock(client, alias):
+        existing = [i for i in chosen.indices if client.indices.exists(index=i)]
+        if existing:
+            raise GateFailed(
+                f"{', '.join(existing)} exist in the cluster: delete them first to restore "
+                f"{chosen.name} (or go back to a kept index with `mochinushi rollback`)"
+            )
+        client.snapshot.restore(
+            repository=repository,
+            snapshot=chosen.name,
+            body={
+                "indices": ",".join(chosen.indices),
+                "include_aliases": False,
+                "include_global_state": False,
+            },
+            params={"wait_for_completion": "true"},
+            request_timeout=SNAPSHOT_TIMEOUT_SECONDS,
+        )
+        client.cluster.health(
+            index=",".join(chosen.indices),
+            params={"wait_for_status": "yellow", "timeout": "300s"},
+            request_timeout=330,
+        )
+        target = max(chosen.live)
+        check_servable(client, target)
+        swap_alias(client, alias, target)
+    return target

@@ -540,6 +540,43 @@ def demo_command(
     serve_command(host="127.0.0.1", port=port, alias=None)
 
 
+# --- reference numbers (search_api/references.py) ---------------------------------------------
+
+references_app = typer.Typer(help="The reference-number index (search_api/references.py).")
+app.add_typer(references_app, name="references")
+
+
+@references_app.command("cleanup")
+def references_cleanup_command() -> None:
+    """Delete the reference entries that expired more than MOCHINUSHI_REFERENCE_GRACE_DAYS ago."""
+    import asyncio
+    import datetime as dt
+
+    from mochinushi.clients import api_client
+    from search_api.references import ReferenceStore
+
+    settings = Settings()
+
+    async def run() -> int:
+        client = api_client(settings)
+        try:
+            store = ReferenceStore(
+                client,
+                settings.reference_index,
+                timeout=settings.opensearch_timeout_seconds,
+                grace=dt.timedelta(days=settings.reference_grace_days),
+            )
+            return await store.cleanup(dt.datetime.now(dt.UTC))
+        finally:
+            await client.close()
+
+    try:
+        deleted = asyncio.run(run())
+    except Exception as error:
+        raise _fail(f"cleanup failed ({type(error).__name__}); run it again") from None
+    typer.echo(f"deleted {deleted} expired reference entries from {settings.reference_index}")
+
+
 def main() -> None:
     app(prog_name="mochinushi")
 

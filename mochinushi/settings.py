@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     token_ttl_days: int = Field(default=90, ge=1, le=3650)
     rate_limit: str = "30/minute"
     dev_mode: bool = True
+    # Reference numbers (search_api/references.py) and the staff limiter.
+    staff_rate_limit: str = "60/minute"
+    reference_index: str = "mochinushi-references"
+    reference_grace_days: int = Field(default=30, ge=0, le=3650)
 
     @field_validator("alias")
     @classmethod

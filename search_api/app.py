@@ -29,6 +29,7 @@ from search_api.service import (
     STATS_TTL_SECONDS,
     ConfigurationError,
     Service,
+    service_parts,
     token_ring,
 )
 
@@ -92,7 +93,7 @@ def create_app(
             gc.freeze()
             gc.set_threshold(20_000, 50, 100)
         yield
-        await app.state.service.client.close()
+        await app.state.service.close()
 
     app = FastAPI(
         title="mochinushi",
@@ -100,9 +101,10 @@ def create_app(
         summary="Does an unmatched pension record exist for this person? Only yes/no and a token.",
         lifespan=lifespan,
     )
+    client = client or api_client(settings)
     service = Service(
         settings=settings,
-        client=client or api_client(settings),
+        client=client,
         config=MatchingConfig.load(),
         readings=readings or default_reading_dictionary(),
         ring=ring,
@@ -111,6 +113,7 @@ def create_app(
         logger=logger,
         hash_key=uuid.uuid4().bytes,
         clock=clock,
+        **service_parts(settings, client),
     )
     app.state.service = service
     app.add_middleware(ObserveRequests, service=lambda: app.state.service)

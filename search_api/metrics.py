@@ -38,7 +38,9 @@ __all__ = [
 
 CheckOutcome = Literal["found", "not_found", "unavailable", "invalid", "rate_limited"]
 BackendErrorKind = Literal["timeout", "unreachable", "shard_failure", "unservable_index", "other"]
-TokenResolutionResult = Literal["ok", "unknown", "expired", "unauthorized"]
+TokenResolutionResult = Literal[
+    "ok", "unknown", "mistyped", "expired", "unauthorized", "rate_limited"
+]
 
 CHECK_OUTCOMES: Final[tuple[str, ...]] = get_args(CheckOutcome)
 BACKEND_ERROR_KINDS: Final[tuple[str, ...]] = get_args(BackendErrorKind)

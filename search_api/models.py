@@ -141,7 +141,11 @@ class ExistenceCheckIn(BaseModel):
 
 class ExistenceCheckOut(BaseModel):
     found: bool
-    reference_token: str | None
+    reference_token: str | None = Field(
+        description="When found: the reference number (contract v1.1), 18 characters of "
+        "23456789ABCDEFGHJKMNPQRSTUVWXYZ in groups of three, e.g. ABC-DEF-GHJ-KMN-PQR-STU; "
+        "the last is a check character"
+    )
 
 
 class TokenResolutionOut(BaseModel):
@@ -218,9 +222,24 @@ TOKEN_RESOLUTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "No or wrong staff key",
         "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
     },
-    404: {"model": ErrorOut, "description": "Unknown, altered or forged token"},
+    404: {
+        "model": ErrorOut,
+        "description": "error `mistyped`: not a well-formed reference number (its check "
+        "character does not match); error `unknown_token`: well-formed but never issued here, "
+        "removed after expiry, or an altered or forged v1.0 token",
+    },
     410: {"model": ErrorOut, "description": "Expired token"},
     422: {"model": InvalidInputOut, "description": "Malformed request"},
+    429: {
+        "model": ErrorOut,
+        "description": "Too many resolutions with this staff key",
+        "headers": RETRY_AFTER_HEADER,
+    },
+    503: {
+        "model": ErrorOut,
+        "description": "The reference index is unavailable: try later",
+        "headers": RETRY_AFTER_HEADER,
+    },
 }
 READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {

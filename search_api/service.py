@@ -31,14 +31,49 @@ from mochinushi.settings import Settings
 from search_api.logs import keyed_hash, log_event, log_request_event
 from search_api.metrics import BackendErrorKind, CheckOutcome, ServiceMetrics, TokenResolutionResult
 from search_api.models import ExistenceCheckIn
-from search_api.ratelimit import SlidingWindowLimiter
-from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
+from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
+from search_api.references import (
+    NumberCollision,
+    NumberMistyped,
+    ReferenceStore,
+    ReferenceStoreUnavailable,
+    format_number,
+    looks_like_sealed_token,
+    new_number,
+    parse_number,
+)
+from search_api.tokens import (
+    ReferencePayload,
+    TokenExpired,
+    TokenInvalid,
+    TokenKeyRing,
+    issue_token,
+    open_token,
+)
 
 RETRY_AFTER_SECONDS = 5
 RESPONSE_SIZE_CLASS = 2048
 CHECK_DEADLINE_SECONDS = 4.0
 STATS_TTL_SECONDS = 60.0
 RATE_LIMITED_MESSAGE = "Too many checks. Please try again later."
+STAFF_RATE_LIMITED_MESSAGE = "Too many resolutions with this staff key. Please wait a moment."
+NUMBER_ATTEMPTS = 3
+"""Fresh numbers drawn when the one drawn is taken (2^-84 each): then the store is broken."""
+
+UNKNOWN_TOKEN_BODY: dict[str, str] = {
+    "error": "unknown_token",
+    "message": "No such reference token.",
+}
+MISTYPED_BODY: dict[str, str] = {
+    "error": "mistyped",
+    "message": "This reference number is mistyped: its check character does not match. "
+    "Please compare it with the printout again.",
+}
+MISTYPED_EXCLUDED_BODY: dict[str, str] = {
+    "error": "mistyped",
+    "message": "This reference number is mistyped: reference numbers never contain "
+    "0, O, 1, I or L.",
+}
 
 READINESS_MAX_AGE_SECONDS = 1.0
 """A probe trusts an answer about the alias this recent: a flood of probes costs the cluster one
@@ -73,6 +108,21 @@ def token_ring(settings: Settings) -> TokenKeyRing:
             "MOCHINUSHI_TOKEN_SECRET is required outside dev mode (MOCHINUSHI_DEV_MODE=false)"
         )
     return TokenKeyRing.generate_dev()
+
+
+def service_parts(settings: Settings, client: AsyncOpenSearch) -> dict[str, Any]:
+    """The parts of a ``Service`` built from the settings beyond the core ones ``create_app``
+    passes itself: the reference store and the staff limiter."""
+    staff_rate = parse_rate_limit(settings.staff_rate_limit)
+    return {
+        "references": ReferenceStore(
+            client,
+            settings.reference_index,
+            timeout=settings.opensearch_timeout_seconds,
+            grace=dt.timedelta(days=settings.reference_grace_days),
+        ),
+        "staff_limiter": SlidingWindowLimiter(staff_rate) if staff_rate else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -130,10 +180,17 @@ class Service:
     logger: logging.Logger
     hash_key: bytes
     clock: Callable[[], dt.datetime]
+    references: ReferenceStore
+    staff_limiter: SlidingWindowLimiter | None = None
     _served: ServedIndex | None = None
     _served_at: float = 0.0
     _finder: Finder | None = None
     _served_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def close(self) -> None:
+        """At shutdown: let a running cleanup finish, then close the cluster client."""
+        await self.references.close()
+        await self.client.close()
 
     # -- the served index ----------------------------------------------------------------------
 
@@ -219,8 +276,56 @@ class Service:
                 await asyncio.sleep(0.05)
         raise last or SearchUnavailable("timeout")
 
-    async def check(self, body: ExistenceCheckIn, client_key: str, request_id: str) -> ApiResult:
-        """The existence check behind POST /v1/existence-checks (and the web form)."""
+    async def issue_reference(
+        self,
+        record_ids: tuple[str, ...],
+        check: dict[str, Any],
+        *,
+        channel: str = "web",
+        office: str | None = None,
+    ) -> str:
+        """Seal the candidates and the check, store them under a fresh number, return it
+        (grouped for reading); ``ReferenceStoreUnavailable`` when it could not be stored."""
+        now = self.clock()
+        sealed, payload = issue_token(
+            self.ring,
+            record_ids,
+            check,
+            now,
+            dt.timedelta(days=self.settings.token_ttl_days),
+            channel=channel,
+            office=office,
+        )
+        for _ in range(NUMBER_ATTEMPTS):
+            number = new_number()
+            try:
+                await self.references.put(self.ring, number, sealed, payload.expires_at)
+            except NumberCollision:
+                continue
+            self.references.maybe_cleanup(now, on_error=self._cleanup_failed)
+            return format_number(number)
+        raise ReferenceStoreUnavailable("collisions")
+
+    def _cleanup_failed(self, error: Exception) -> None:
+        log_event(
+            self.logger,
+            "references.cleanup_failed",
+            level=logging.WARNING,
+            error_kind=type(error).__name__,
+        )
+
+    async def check(
+        self,
+        body: ExistenceCheckIn,
+        client_key: str,
+        request_id: str,
+        *,
+        issue: bool = True,
+    ) -> ApiResult:
+        """The existence check behind POST /v1/existence-checks (and the web form).
+
+        ``issue=False`` (the web form's first step, which shows no number) answers found or
+        not without storing a reference entry."""
         if self.limiter is not None:
             decision = self.limiter.hit(keyed_hash(self.hash_key, client_key), time.monotonic())
             if not decision.allowed:
@@ -244,14 +349,22 @@ class Service:
             )
             return UNAVAILABLE
         token = None
-        if result.found:
-            token, _ = issue_token(
-                self.ring,
-                result.record_ids,
-                body.as_submitted(),
-                self.clock(),
-                dt.timedelta(days=self.settings.token_ttl_days),
-            )
+        if result.found and issue:
+            try:
+                token = await self.issue_reference(result.record_ids, body.as_submitted())
+            except ReferenceStoreUnavailable as error:
+                # Found, but no number the office could resolve: never "found" without one,
+                # and never "not found" either.
+                self.metrics.count_check("unavailable")
+                self.metrics.count_backend_error("other")
+                log_request_event(
+                    self.logger,
+                    "check.unavailable",
+                    level=logging.WARNING,
+                    request_id=request_id,
+                    error_kind="reference_store_" + error.kind,
+                )
+                return UNAVAILABLE
         outcome: CheckOutcome = "found" if result.found else "not_found"
         self.metrics.count_check(outcome)
         log_request_event(
@@ -282,8 +395,10 @@ class Service:
             None,
         )
 
-    def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
-        """Staff resolution of a token: 401 without a valid key, 404 unknown, 410 expired."""
+    async def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
+        """Staff resolution of a reference number (or a v1.0 sealed token): 401 without a valid
+        key, 429 past the staff key's limit, 404 mistyped or unknown, 410 expired, 503 when the
+        reference index does not answer."""
         staff_key = self._staff_key(authorization)
         if staff_key is None:
             self.metrics.count_token_resolution("unauthorized")
@@ -305,8 +420,43 @@ class Service:
                 outcome=result,
             )
 
+        if self.staff_limiter is not None:
+            decision = self.staff_limiter.hit(staff_key_id, time.monotonic())
+            if not decision.allowed:
+                audit("rate_limited", None)
+                return ApiResult(
+                    429,
+                    {"error": "rate_limited", "message": STAFF_RATE_LIMITED_MESSAGE},
+                    {"Retry-After": str(decision.retry_after_seconds)},
+                )
+
+        compact = "".join(token.split())
+        if looks_like_sealed_token(compact):
+            sealed: str | None = compact  # printed before v1.1: the token itself
+        else:
+            try:
+                number = parse_number(token)
+            except NumberMistyped as mistyped:
+                audit("mistyped", None)
+                body = MISTYPED_EXCLUDED_BODY if mistyped.excluded_character else MISTYPED_BODY
+                return ApiResult(404, dict(body))
+            try:
+                sealed = await self.references.get(self.ring, number)
+            except ReferenceStoreUnavailable as error:
+                self.metrics.count_backend_error("other")
+                log_request_event(
+                    self.logger,
+                    "token.unavailable",
+                    level=logging.WARNING,
+                    request_id=request_id,
+                    error_kind="reference_store_" + error.kind,
+                )
+                return UNAVAILABLE
+        if sealed is None:
+            audit("unknown", None)
+            return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
         try:
-            payload = open_token(self.ring, token, self.clock())
+            payload = open_token(self.ring, sealed, self.clock())
         except TokenExpired as expired:
             audit("expired", expired.token_id)
             return ApiResult(
@@ -314,17 +464,9 @@ class Service:
             )
         except TokenInvalid:
             audit("unknown", None)
-            return ApiResult(404, {"error": "unknown_token", "message": "No such reference token."})
+            return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
         audit("ok", payload.token_id)
-        return ApiResult(
-            200,
-            {
-                "record_ids": list(payload.record_ids),
-                "issued_at": payload.issued_at.isoformat(),
-                "expires_at": payload.expires_at.isoformat(),
-                "check": payload.check,
-            },
-        )
+        return ApiResult(200, resolution_body(payload))
 
     # -- readiness -----------------------------------------------------------------------------
 
@@ -348,6 +490,16 @@ class Service:
         except Exception:
             return "index not searchable"
         return None
+
+
+def resolution_body(payload: ReferencePayload) -> dict[str, Any]:
+    """What staff see: the candidates best first, the validity, the check as submitted."""
+    return {
+        "record_ids": list(payload.record_ids),
+        "issued_at": payload.issued_at.isoformat(),
+        "expires_at": payload.expires_at.isoformat(),
+        "check": payload.check,
+    }
 
 
 def get_service(request: Request) -> Service:

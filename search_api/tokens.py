@@ -1,7 +1,12 @@
-"""Reference tokens: the only thing a positive existence check hands back.
+"""Sealed reference tokens: what a reference number refers to.
 
-Why authenticated encryption and no server-side store
------------------------------------------------------
+Since contract v1.1 a person is handed a short *reference number* (``search_api.references``);
+the sealed token described here is what the number refers to, kept in the reference index under
+a keyed hash of the number. Tokens printed before v1.1 (the token itself) are still opened.
+The properties below hold for the sealed blob wherever it is kept.
+
+Why authenticated encryption
+----------------------------
 A token carries the candidate record ids and the submitted check *inside itself*, sealed with
 AES-256-GCM under a key only the service holds. That choice buys:
 
@@ -87,6 +92,7 @@ DEV_KID = "dev"
 DEFAULT_KID = "k1"
 
 _HKDF_INFO = b"mochinushi reference token v1"
+_LOOKUP_INFO = b"mochinushi reference number lookup v1"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _SECRET_PART_BLOCK = 64
@@ -147,20 +153,30 @@ class ReferencePayload:
     """UTC, whole seconds."""
     expires_at: datetime
     """UTC, whole seconds."""
+    channel: str = "web"
+    """Where the check came from: ``web`` or a partner office's kind (sealed, never in clear)."""
+    office: str | None = None
+    """The partner office that ran the check, if any (sealed, never in clear)."""
 
 
 @dataclass(frozen=True)
 class _Key:
     kid: str
     aead: AESGCM
+    lookup: bytes
+    """HMAC key under which reference numbers are stored (``search_api.references``)."""
+
+
+def _derive(secret: str, info: bytes) -> bytes:
+    # HKDF (not the raw secret) so that any long-enough string, of any alphabet, yields a
+    # uniformly random 256-bit key, and so the same secret feeds independent derivations
+    # (the sealing key, the reference-number lookup key) under different ``info``.
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
+    return hkdf.derive(secret.encode("utf-8"))
 
 
 def _derive_key(secret: str) -> AESGCM:
-    # HKDF (not the raw secret) so that any long-enough string, of any alphabet, yields a
-    # uniformly random 256-bit key, and so the same secret could safely feed other derivations
-    # with a different ``info`` later.
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO)
-    return AESGCM(hkdf.derive(secret.encode("utf-8")))
+    return AESGCM(_derive(secret, _HKDF_INFO))
 
 
 class TokenKeyRing:
@@ -175,7 +191,8 @@ class TokenKeyRing:
     def __init__(self, secret_text: str) -> None:
         entries = _parse_secret_text(secret_text)
         self._keys: tuple[_Key, ...] = tuple(
-            _Key(kid=kid, aead=_derive_key(secret)) for kid, secret in entries
+            _Key(kid=kid, aead=_derive_key(secret), lookup=_derive(secret, _LOOKUP_INFO))
+            for kid, secret in entries
         )
         self._by_kid: Mapping[str, _Key] = {key.kid: key for key in self._keys}
         # Used for the decryption attempt on tokens whose key id is unknown or whose framing is
@@ -198,6 +215,10 @@ class TokenKeyRing:
     @property
     def issuing_kid(self) -> str:
         return self._keys[0].kid
+
+    def lookup_keys(self) -> tuple[tuple[str, bytes], ...]:
+        """``(kid, HMAC key)`` for storing reference numbers, the issuing key first."""
+        return tuple((key.kid, key.lookup) for key in self._keys)
 
     def _issuing_key(self) -> _Key:
         return self._keys[0]
@@ -284,6 +305,8 @@ def _encode_plaintext(payload: ReferencePayload) -> bytes:
             "i": int(payload.issued_at.timestamp()),
             "e": int(payload.expires_at.timestamp()),
             "r": list(payload.record_ids),
+            **({"c": payload.channel} if payload.channel != "web" else {}),
+            **({"o": payload.office} if payload.office is not None else {}),
         }
     )
     # JSON allows trailing whitespace, so spaces pad without any extra framing.
@@ -313,8 +336,12 @@ def _decode_plaintext(plaintext: bytes) -> ReferencePayload:
         check = json.loads(check_json.decode("utf-8"))
         token_id = meta["t"]
         record_ids = meta["r"]
+        channel = meta.get("c", "web")
+        office = meta.get("o")
         if (
             not isinstance(token_id, str)
+            or not isinstance(channel, str)
+            or not (office is None or isinstance(office, str))
             or not isinstance(record_ids, list)
             or not all(isinstance(record_id, str) for record_id in record_ids)
             or not isinstance(check, dict)
@@ -332,6 +359,8 @@ def _decode_plaintext(plaintext: bytes) -> ReferencePayload:
         check=check,
         issued_at=issued_at,
         expires_at=expires_at,
+        channel=channel,
+        office=office,
     )
 
 
@@ -341,6 +370,9 @@ def issue_token(
     check: Mapping[str, Any],
     now: datetime,
     ttl: timedelta = DEFAULT_TOKEN_TTL,
+    *,
+    channel: str = "web",
+    office: str | None = None,
 ) -> tuple[str, ReferencePayload]:
     """Seal candidates and the submitted check into a token with the ring's newest key.
 
@@ -368,6 +400,8 @@ def issue_token(
         check=normalised_check,
         issued_at=issued_at,
         expires_at=(issued_at + ttl).replace(microsecond=0),
+        channel=channel,
+        office=office,
     )
     key = ring._issuing_key()
     header = _header(key.kid)

@@ -233,6 +233,12 @@ class LocalNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def snapshots(self) -> Path:
+        """The node's ``path.repo``: filesystem snapshot repositories live under it
+        (``mochinushi snapshot``; a relative repository location is resolved against it)."""
+        return self.paths.root / "snapshots"
+
     # -- queries -----------------------------------------------------------------------------
 
     def read_pid(self) -> int | None:
@@ -335,7 +341,13 @@ class LocalNode:
     # -- internals ---------------------------------------------------------------------------
 
     def _write_config(self) -> None:
-        for folder in (self.paths.config, self.paths.data, self.paths.logs, self.paths.tmp):
+        for folder in (
+            self.paths.config,
+            self.paths.data,
+            self.paths.logs,
+            self.paths.tmp,
+            self.snapshots,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         dist = ensure_distribution(self.home, self.version)
         shutil.copy(dist / "config" / "log4j2.properties", self.paths.config)
@@ -352,6 +364,7 @@ class LocalNode:
             **self._discovery_settings(),
             "path.data": str(self.paths.data),
             "path.logs": str(self.paths.logs),
+            "path.repo": [str(self.snapshots)],
             # Developer machines often have little free disk; a watermark would silently make
             # indices read-only and every test fail far from the cause.
             "cluster.routing.allocation.disk.threshold_enabled": False,
@@ -394,7 +407,7 @@ class LocalNode:
         if os.geteuid() == 0:
             account = _ensure_node_user()
             user, group = account.pw_uid, account.pw_gid
-            for path in [self.paths.root, *self.paths.root.rglob("*")]:
+            for path in [self.paths.root, *self.paths.root.rglob("*"), self.snapshots]:
                 os.chown(path, user, group)
             env["HOME"] = str(self.paths.root)
         console = self.paths.console_log.open("ab")
@@ -443,6 +456,11 @@ class ClusterMember(LocalNode):
     @property
     def title(self) -> str:
         return f"OpenSearch {self.name} of {self.cluster_name}"
+
+    @property
+    def snapshots(self) -> Path:
+        """One directory for every member: a filesystem repository must be shared."""
+        return self.cluster.root / "snapshots"
 
     def _discovery_settings(self) -> dict[str, Any]:
         """Peers by transport address; the first election's voters only for a fresh cluster.

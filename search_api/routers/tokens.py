@@ -1,4 +1,5 @@
-"""``GET /v1/reference-tokens/{token}``: pension-office staff resolve a token to its records."""
+"""``GET /v1/reference-tokens/{token}``: pension-office staff resolve a reference number (or a
+v1.0 sealed token) to its records."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ router = APIRouter()
 async def resolve_token(
     token: str, request: Request, service: Annotated[Service, Depends(get_service)]
 ) -> Response:
-    """For pension-office staff: the candidate records and the submitted check."""
-    result = service.resolve_token(
+    """For pension-office staff: the candidate records and the submitted check.
+
+    ``token`` is the reference number as printed (``ABC-DEF-GHJ-KMN-PQR-STU``), typed in any
+    case, with or without hyphens or spaces; a v1.0 sealed token is still accepted."""
+    result = await service.resolve_token(
         token, request.headers.get("authorization", ""), request.state.request_id
     )
     return result.response()

@@ -67,15 +67,32 @@ STAFF_MESSAGES: Final[Mapping[int, tuple[str, str]]] = {
     401: ("staff_key", "職員キーが正しくありません。"),
     404: (
         "token",
-        "この照会番号は確認できません。読み取りや入力の誤りがないか、ご確認ください。"
-        "このサービスが発行したものではない可能性もあります。",
+        "この照会番号は発行されていないか、有効期限後に削除されています。"
+        "入力の形式は正しいため、打ち間違いではありません。"
+        "このサービスが発行したものではない可能性があります。",
     ),
     410: (
         "token",
         "この照会番号は有効期限が切れています。お客さまに、もう一度検索して"
         "印刷していただくか、通常の手続きで記録をお調べください。",
     ),
+    429: (
+        "token",
+        "この職員キーでの照会が短時間に多すぎます。しばらく待ってから、もう一度お試しください。",
+    ),
+    503: (
+        "token",
+        "ただいま照会番号を確認できません。時間をおいて、もう一度お試しください。"
+        "照会番号が無効という意味ではありません。",
+    ),
 }
+"""What the staff page says for each status of ``GET /v1/reference-tokens/{token}``."""
+STAFF_MISTYPED: Final = (
+    "token",
+    "照会番号の入力に誤りがあります（最後の確認用の文字が合いません）。"
+    "印刷物と1文字ずつ見比べてください。照会番号に 0・O・1・I・L は使われていません。",
+)
+"""404 ``mistyped``: told apart from a number that was never issued (404 ``unknown_token``)."""
 
 
 def _html(page: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -130,7 +147,13 @@ async def check_submit(request: Request, service: ServiceDep) -> Response:
         )
         return _html(page, 422)
     try:
-        answer = await service.check(validated.check, client_key(request), _request_id(request))
+        # The first step shows no number: only the printable (after step 3) needs one stored.
+        answer = await service.check(
+            validated.check,
+            client_key(request),
+            _request_id(request),
+            issue=step == "reference",
+        )
     except Exception as error:  # an answer page is still owed; never a "no record"
         log_event(
             service.logger,
@@ -149,10 +172,12 @@ async def check_submit(request: Request, service: ServiceDep) -> Response:
         return _html(pages.error_page(status), 500 if status >= 500 else 400)
     submitted = validated.check.as_submitted()
     token = answer.body.get("reference_token")
-    if answer.body.get("found") is not True or not isinstance(token, str) or not token:
+    if answer.body.get("found") is not True:
         return _html(pages.not_found_page(values, submitted))
     if step == "check":
         return _html(pages.found_page(values, submitted))
+    if not isinstance(token, str) or not token:  # found needs a number; never a "no" either
+        return _html(pages.error_page(500), 500)
     issued = service.clock()
     expires = issued + dt.timedelta(days=service.settings.token_ttl_days)
     return _html(pages.printable_page(submitted, token, issued, expires))
@@ -179,7 +204,7 @@ async def staff_resolve(request: Request, service: ServiceDep) -> Response:
         values = await _read_form(request, STAFF_FIELDS)
     except FormError:
         return _html(pages.error_page(400), 400)
-    token = "".join(values["token"].split())  # scanners and copies add line breaks
+    token = " ".join(values["token"].split())  # the service ignores spaces and hyphens
     key = values["staff_key"].strip()
     errors = {}
     if not key:
@@ -188,13 +213,17 @@ async def staff_resolve(request: Request, service: ServiceDep) -> Response:
         errors["token"] = "照会番号を入力してください。"
     if errors:
         return _html(pages.staff_page(errors, token=token), 422)
-    answer = service.resolve_token(token, f"Bearer {key}", _request_id(request))
+    answer = await service.resolve_token(token, f"Bearer {key}", _request_id(request))
     status = answer.status
     if status == 200:
         return _html(pages.staff_page(result=pages.staff_result(answer.body)))
-    if status in STAFF_MESSAGES:
-        field, message = STAFF_MESSAGES[status]
-        return _html(pages.staff_page({field: message}, token=token), status)
+    mistyped = answer.body.get("error") == "mistyped"
+    known = STAFF_MISTYPED if mistyped else STAFF_MESSAGES.get(status)
+    if known is not None:
+        field, message = known
+        retry = answer.headers.get("Retry-After")
+        headers = {"Retry-After": retry} if retry else None
+        return _html(pages.staff_page({field: message}, token=token), status, headers)
     return _html(pages.error_page(status), 500 if status >= 500 else 400)
 
 

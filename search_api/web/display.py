@@ -1,7 +1,7 @@
 """How dates, the reference token and a submitted check are shown to people.
 
 Dates are written the way a Japanese reader expects them (``昭和13年5月3日``, Japan time); the
-token is split into groups so it can be read off paper and typed in again.
+reference number is shown in its groups of three so it can be read aloud and typed in again.
 """
 
 from __future__ import annotations
@@ -71,13 +71,15 @@ def birth_date_display(text: str) -> str:
 
 
 def token_groups(token: str) -> list[str]:
-    """The token cut into groups of six characters, for reading it off paper."""
+    """A reference number's groups (``ABC-DEF-…``), or a v1.0 token cut into groups of six."""
+    if "-" in token and len(token) <= 24:
+        return token.split("-")
     return [token[i : i + TOKEN_GROUP] for i in range(0, len(token), TOKEN_GROUP)]
 
 
 def group_token(token: str) -> str:
-    """The token's groups separated by spaces (the staff page ignores the spaces)."""
-    return " ".join(token_groups(token))
+    """The number's groups joined by hyphens, as printed (the staff page ignores them)."""
+    return "-".join(token_groups(token))
 
 
 def qr_svg(token: str) -> Markup | None:

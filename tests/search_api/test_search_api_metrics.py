@@ -42,7 +42,14 @@ def test_enumerations_match_the_contract() -> None:
         "unservable_index",
         "other",
     }
-    assert set(TOKEN_RESOLUTION_RESULTS) == {"ok", "unknown", "expired", "unauthorized"}
+    assert set(TOKEN_RESOLUTION_RESULTS) == {
+        "ok",
+        "unknown",
+        "mistyped",
+        "expired",
+        "unauthorized",
+        "rate_limited",
+    }
 
 
 def test_uses_its_own_registry_not_the_global_one() -> None:

@@ -46,6 +46,7 @@ def security_settings(alias: str, **overrides: Any) -> Settings:
         "staff_api_keys": f"{STAFF_KEY},{OTHER_STAFF_KEY}",
         "token_secret": TOKEN_SECRET,
         "rate_limit": "off",
+        "staff_rate_limit": "off",
         "dev_mode": False,
         "opensearch_timeout_seconds": 10.0,
     }

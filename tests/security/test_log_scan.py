@@ -39,6 +39,7 @@ from analyzers.kana import (
     remove_voicing,
 )
 from analyzers.kanji import fold_kanji
+from search_api.references import format_number, new_number
 from search_api.app import create_app
 from search_api.logs import ALLOWED_FIELDS
 from tests.conftest import CRAFTED_RECORDS
@@ -252,6 +253,9 @@ def burst(crafted_alias: str) -> Iterator[Burst]:
                 statuses.append(client.get(f"/v1/reference-tokens/{typed}").status_code)
                 response = client.get(f"/v1/reference-tokens/{typed}", headers=staff_headers())
                 statuses.append(response.status_code)
+            never_issued = format_number(new_number())  # well-formed: "unknown", not "mistyped"
+            response = client.get(f"/v1/reference-tokens/{never_issued}", headers=staff_headers())
+            statuses.append(response.status_code)
             for token in tokens:
                 for key in (STAFF_KEY, OTHER_STAFF_KEY, STAFF_KEY[:-1], "", OTHER_STAFF_KEY + "0"):
                     response = client.get(

@@ -52,6 +52,7 @@ from schemathesis.specs.openapi.checks import (
 from analyzers.dates import parse_ledger_date
 from analyzers.kana import normalize_kana
 from search_api.app import create_app
+from search_api.references import format_number, new_number
 from search_api.tokens import issue_token
 from tests.conftest import CRAFTED_RECORDS
 from tests.security.support import (
@@ -174,6 +175,8 @@ def _learn_catalogue(alias: str) -> frozenset[str]:
             )
         token, _ = issue_token(app.state.service.ring, ["R-PROBE"], VALID, clock())
         learn(client.get("/v1/reference-tokens/unknown-token", headers=staff_headers()), "")
+        never_issued = format_number(new_number())  # well-formed, so "unknown", not "mistyped"
+        learn(client.get(f"/v1/reference-tokens/{never_issued}", headers=staff_headers()), "")
         learn(client.get("/v1/reference-tokens/a%2Fb", headers=staff_headers()), "")
         learn(client.get(f"/v1/reference-tokens/{token}"), "")
         clock.now = clock.now.replace(year=clock.now.year + 1)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search_api.app import create_app
+from search_api.service import MISTYPED_BODY, MISTYPED_EXCLUDED_BODY
 from search_api.tokens import MAX_TOKEN_CHARS
 from tests.security.support import (
     FOUND_CHECK,
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.opensearch
 
 TOKENS = "/v1/reference-tokens/"
 UNKNOWN_BODY = {"error": "unknown_token", "message": "No such reference token."}
+MISTYPED_BODIES = [dict(MISTYPED_BODY), dict(MISTYPED_EXCLUDED_BODY)]  # contract v1.1
 UNAUTHORIZED_BODY = {"error": "unauthorized", "message": "A valid staff key is required."}
 
 
@@ -140,20 +142,30 @@ def test_a_token_from_another_deployment_is_404(
 # ---- malformed tokens ------------------------------------------------------------------------
 
 
-def _variants(token: str) -> list[str]:
-    """Non-canonical or mangled spellings of a valid token, already URL-encoded where needed."""
+def _accepted_spellings(number: str) -> list[str]:
+    """How a person types or a scanner sends a reference number (contract v1.1): all resolve."""
     quote = urllib.parse.quote
     return [
-        token + "=",  # padding the canonical form omits
+        token
+        for token in (
+            number.swapcase(),
+            number.replace("-", ""),
+            quote(number + " ", safe=""),
+            quote(" " + number, safe=""),
+            quote(number + "\n", safe=""),
+            quote(number.replace("-", " "), safe=""),
+        )
+    ]
+
+
+def _variants(token: str) -> list[str]:
+    """Mangled spellings of a valid number, already URL-encoded where needed."""
+    quote = urllib.parse.quote
+    return [
+        token + "=",
         token + "==",
-        token.replace("-", "+").replace("_", "/")
-        if ("-" in token or "_" in token)
-        else token + "+",
-        quote(token + " ", safe=""),
-        quote(" " + token, safe=""),
-        quote(token + "\n", safe=""),
+        token.replace("-", "+"),
         quote(token + "\x00", safe=""),
-        token.swapcase(),
         token + token,
         token[:-1],
         token + "A",
@@ -180,7 +192,7 @@ def _assert_refused(client: TestClient, path_token: str) -> None:
     assert response.status_code in (404, 422), (path_token, response.status_code)
     body = response.json()
     if response.status_code == 404:
-        assert body in (UNKNOWN_BODY, ROUTE_NOT_FOUND_BODY), body
+        assert body in (UNKNOWN_BODY, ROUTE_NOT_FOUND_BODY, *MISTYPED_BODIES), body
     else:
         assert body["error"] == "invalid_input"
         decoded = urllib.parse.unquote(path_token).strip()
@@ -189,7 +201,10 @@ def _assert_refused(client: TestClient, path_token: str) -> None:
 
 def test_non_canonical_and_mangled_spellings_of_a_valid_token(api: TestClient) -> None:
     token = _issue(api)
-    assert _resolve(api, token) == 200
+    resolved = api.get(TOKENS + token, headers=staff_headers())
+    assert resolved.status_code == 200
+    for spelling in _accepted_spellings(token):
+        assert api.get(TOKENS + spelling, headers=staff_headers()).json() == resolved.json()
     for variant in _variants(token):
         _assert_refused(api, variant)
 

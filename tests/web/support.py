@@ -1,9 +1,11 @@
 """Test doubles for the web pages: a service that answers as the JSON endpoints do.
 
 The fakes answer exactly as the JSON endpoints do (status, body, headers) and issue and open
-*real* reference tokens, so a token printed by the page really resolves on the staff page.
-Only the search itself is faked: a check is "found" when its surname (or a former surname)
-normalises to one of ``present_surnames``.
+*real* reference numbers (real sealed tokens, real numbers with their check character), so a
+number printed by the page really resolves on the staff page. The search and the reference
+index are faked: a check is "found" when its surname (or a former surname) normalises to one of
+``present_surnames``, and numbers are kept in a dict (the real store is tested against the node
+in tests/search_api/test_references.py).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from analyzers.kana import normalize_kana
 from mochinushi.settings import Settings
 from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
 from search_api.models import ExistenceCheckIn
+from search_api.references import NumberMistyped, format_number, new_number, parse_number
 from search_api.routers import web
-from search_api.service import ApiResult, get_service
+from search_api.service import (
+    MISTYPED_BODY,
+    UNKNOWN_TOKEN_BODY,
+    ApiResult,
+    get_service,
+    resolution_body,
+)
 from search_api.tokens import TokenExpired, TokenInvalid, TokenKeyRing, issue_token, open_token
 
 STAFF_KEY = "staff-key-for-tests-0123456789"
@@ -73,11 +82,28 @@ class FakeService:
     explode: bool = False
     received: list[ExistenceCheckIn] = field(default_factory=list)
     client_keys: list[str] = field(default_factory=list)
+    numbers: dict[str, str] = field(default_factory=dict)
+    """Canonical reference number → sealed token (the fake's reference index)."""
 
     def clock(self) -> dt.datetime:
         return self.now
 
-    async def check(self, body: ExistenceCheckIn, client_key: str, request_id: str) -> ApiResult:
+    def issue(self, check: dict[str, Any], now: dt.datetime | None = None) -> str:
+        """A number for ``check`` as the real service issues one (grouped for printing)."""
+        sealed, _payload = issue_token(
+            self.ring,
+            RECORD_IDS,
+            check,
+            now or self.clock(),
+            dt.timedelta(days=self.settings.token_ttl_days),
+        )
+        number = new_number()
+        self.numbers[number] = sealed
+        return format_number(number)
+
+    async def check(
+        self, body: ExistenceCheckIn, client_key: str, request_id: str, *, issue: bool = True
+    ) -> ApiResult:
         self.received.append(body)
         self.client_keys.append(client_key)
         if self.explode:
@@ -94,32 +120,26 @@ class FakeService:
         if not surnames & self.present_surnames:
             self.metrics.count_check("not_found")
             return ApiResult(200, {"found": False, "reference_token": None})
-        token, _payload = issue_token(
-            self.ring,
-            RECORD_IDS,
-            body.as_submitted(),
-            self.clock(),
-            dt.timedelta(days=self.settings.token_ttl_days),
-        )
+        token = self.issue(body.as_submitted()) if issue else None
         self.metrics.count_check("found")
         return ApiResult(200, {"found": True, "reference_token": token})
 
-    def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
+    async def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
         if authorization.removeprefix("Bearer ") not in self.settings.staff_keys():
             return ApiResult(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
         try:
-            payload = open_token(self.ring, token, self.clock())
+            sealed = self.numbers.get(parse_number(token))
+        except NumberMistyped:
+            return ApiResult(404, dict(MISTYPED_BODY))
+        if sealed is None:
+            return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
+        try:
+            payload = open_token(self.ring, sealed, self.clock())
         except TokenExpired:
             return ApiResult(410, {"error": "expired"})
         except TokenInvalid:
-            return ApiResult(404, {"error": "unknown_token"})
-        body: dict[str, Any] = {
-            "record_ids": list(payload.record_ids),
-            "issued_at": payload.issued_at.isoformat(),
-            "expires_at": payload.expires_at.isoformat(),
-            "check": payload.check,
-        }
-        return ApiResult(200, body)
+            return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
+        return ApiResult(200, resolution_body(payload))
 
 
 def make_app(state: FakeService) -> FastAPI:

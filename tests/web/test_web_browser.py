@@ -82,7 +82,11 @@ def test_found_reference_print_and_staff_resolution(
     expect(page.get_by_role("button", name="この結果を印刷する")).to_be_visible()
     expect(page.locator("figure.qr svg")).to_be_visible()
     token = token_on(page)
-    assert len(token) > 100
+    assert re.fullmatch(r"([2-9A-HJKMNP-Z]{3}-){5}[2-9A-HJKMNP-Z]{3}", token)
+    number_px = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('p.token')).fontSize)"
+    )
+    assert number_px >= 2 * body_px  # the number large, to read aloud
     shots.take(page, "04-result-screen")
 
     page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
@@ -91,7 +95,9 @@ def test_found_reference_print_and_staff_resolution(
     expect(page.locator(".steps")).to_be_hidden()
     expect(page.get_by_role("button", name="この結果を印刷する")).to_be_hidden()
     qr_box = page.locator("figure.qr svg").bounding_box()
-    assert qr_box is not None and 200 < qr_box["width"] < 240  # 58mm at 96 dpi is about 219px
+    assert qr_box is not None and 90 < qr_box["width"] < 110  # 26mm at 96 dpi is about 98px
+    number_box = page.locator("p.token").bounding_box()
+    assert number_box is not None and number_box["height"] < 60  # on one line, large
     shots.take(page, "05-result-print", readme_name="print.png")
     pdf = page.pdf(format="A4", print_background=True)
     (ARTIFACTS / "05-result-print.pdf").write_bytes(pdf)
@@ -101,13 +107,30 @@ def test_found_reference_print_and_staff_resolution(
 
     page.goto(fake_server + "/staff")
     page.fill("#f-staff_key", STAFF_KEY)
-    page.fill("#f-token", page.evaluate("t => t.replace(/(.{6})/g, '$1 ')", token))
-    page.press("#f-token", "Enter")  # what a keyboard-wedge QR scanner does
+    page.fill("#f-token", token.lower().replace("-", " "))  # typed: lower case, spaces
+    page.press("#f-token", "Enter")
     expect(page.locator("#staff-result-title")).to_have_text("照会結果")
     expect(page.locator("td.record-id")).to_have_text(list(RECORD_IDS))
     expect(page.locator("table.summary").last).to_contain_text("山田商店")
     assert page.url == fake_server + "/staff/resolve"
     shots.take(page, "06-staff-resolution")
+
+    # Scanned: a keyboard-wedge QR reader types the printed form and presses Enter.
+    page.fill("#f-staff_key", STAFF_KEY)
+    page.fill("#f-token", "")
+    page.type("#f-token", token)
+    page.press("#f-token", "Enter")
+    expect(page.locator("td.record-id")).to_have_text(list(RECORD_IDS))
+
+    # One character mistyped: told apart from a number that was never issued.
+    wrong = token[:-1] + ("2" if token[-1] != "2" else "3")
+    page.fill("#f-staff_key", STAFF_KEY)
+    page.fill("#f-token", wrong)
+    page.press("#f-token", "Enter")
+    expect(page.locator("#f-token-error")).to_contain_text("照会番号の入力に誤りがあります")
+    expect(page.locator("td.record-id")).to_have_count(0)
+    expect(page.locator("#f-token")).to_have_value(wrong)  # kept, to compare and correct
+    shots.take(page, "06b-staff-mistyped")
 
 
 def test_not_found_then_busy_is_never_a_no(

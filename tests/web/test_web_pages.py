@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from search_api.tokens import issue_token
+from search_api.references import format_number, new_number, parse_number
 from search_api.web.forms import FORMER_ROWS, FORMER_ROWS_WITHOUT_JS, parse_form, validate
 from search_api.web.pages import BUSY_MESSAGE, group_token, qr_svg
 from tests.web.html_probe import by_id, find, parse, text
@@ -186,11 +186,13 @@ def test_adding_reference_information_gives_the_printable_result(
     page = response.text
     assert state.received[-1].reference is not None
     assert state.received[-1].reference.employer_name == "山田商店"
-    # the token as grouped text, and the same token as an inline SVG QR code
+    # the reference number in its groups of three, and the same number as an inline QR code
     token_text = find(page, "p", class_="token")[0].text
     token = "".join(token_text.split())
-    assert re.fullmatch(r"[A-Za-z0-9_-]{100,}", token)
-    assert token_text.strip() == group_token(token)
+    assert re.fullmatch(r"([2-9A-HJKMNP-Z]{3}-){5}[2-9A-HJKMNP-Z]{3}", token)
+    assert len(token) <= 24
+    assert token == group_token(token)
+    assert parse_number(token) in state.numbers  # what is printed is what was stored
     svg = qr_svg(token)
     assert svg is not None and svg in page
     assert "<img" not in page  # generated server side and inline, nothing fetched
@@ -450,8 +452,7 @@ def _token(state: FakeService, now: dt.datetime = FIXED_NOW) -> str:
         "former_surnames": [{"kana": "さとう", "kanji": "佐藤"}],
         "reference": {"address": "<b>浦和</b>"},
     }
-    token, _ = issue_token(state.ring, RECORD_IDS, check, now, dt.timedelta(days=90))
-    return token
+    return state.issue(check, now)
 
 
 def test_the_staff_page_asks_for_a_key_and_a_token(client: TestClient) -> None:
@@ -468,7 +469,8 @@ def test_staff_see_candidates_best_first_and_the_submitted_check(
     client: TestClient, state: FakeService
 ) -> None:
     token = _token(state)
-    scanned = "\n" + group_token(token) + "\r\n"  # line breaks and spaces are ignored
+    # Typed in lower case with spaces for hyphens, or scanned with line breaks: all ignored.
+    scanned = "\n" + token.lower().replace("-", " ") + "\r\n"
     response = post(client, "/staff/resolve", {"staff_key": STAFF_KEY, "token": scanned})
     assert response.status_code == 200
     assert_private_html(response)
@@ -489,8 +491,11 @@ def test_staff_see_candidates_best_first_and_the_submitted_check(
     ("key", "token_kind", "status", "field", "message"),
     [
         ("wrong-key", "good", 401, "staff_key", "職員キーが正しくありません。"),
-        (STAFF_KEY, "garbage", 404, "token", "この照会番号は確認できません。"),
-        (STAFF_KEY, "altered", 404, "token", "この照会番号は確認できません。"),
+        (STAFF_KEY, "garbage", 404, "token", "照会番号の入力に誤りがあります"),
+        (STAFF_KEY, "altered", 404, "token", "最後の確認用の文字が合いません"),
+        (STAFF_KEY, "swapped", 404, "token", "照会番号の入力に誤りがあります"),
+        (STAFF_KEY, "look-alike", 404, "token", "0・O・1・I・L は使われていません"),
+        (STAFF_KEY, "unknown", 404, "token", "打ち間違いではありません"),
         (STAFF_KEY, "expired", 410, "token", "有効期限が切れています"),
         ("", "good", 422, "staff_key", "職員キーを入力してください。"),
         (STAFF_KEY, "empty", 422, "token", "照会番号を入力してください。"),
@@ -506,10 +511,16 @@ def test_staff_errors_are_explained_next_to_the_field(
     message: str,
 ) -> None:
     good = _token(state)
+    swap = next(
+        i for i in range(len(good) - 1) if "-" not in good[i : i + 2] and good[i] != good[i + 1]
+    )
     token = {
         "good": good,
         "garbage": "not-a-token",
         "altered": good[:-2] + ("AA" if good[-2:] != "AA" else "BB"),
+        "swapped": good[:swap] + good[swap + 1] + good[swap] + good[swap + 2 :],
+        "look-alike": "0" + good[1:],
+        "unknown": format_number(new_number()),
         "expired": _token(state, FIXED_NOW - dt.timedelta(days=91)),
         "empty": "  ",
     }[token_kind]
