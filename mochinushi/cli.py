@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.build import DEFAULT_MAX_DROP_RATIO
 from mochinushi.localdev.distribution import DistributionError
 from mochinushi.localdev.node import (
     CLUSTER_BASE_PORT,
@@ -24,6 +25,12 @@ from mochinushi.settings import Settings
 app = typer.Typer(help="Finds the owners of unmatched pension records.", no_args_is_help=True)
 opensearch_app = typer.Typer(help="Run a local OpenSearch node (fetched from Maven Central).")
 app.add_typer(opensearch_app, name="opensearch")
+keys_app = typer.Typer(help="Fresh keys for MOCHINUSHI_TOKEN_SECRET and MOCHINUSHI_STAFF_API_KEYS.")
+app.add_typer(keys_app, name="keys")
+snapshot_app = typer.Typer(
+    help="Back up and restore the alias's indices (a filesystem snapshot repository)."
+)
+app.add_typer(snapshot_app, name="snapshot")
 
 PortOption = Annotated[
     int | None,
@@ -176,11 +183,30 @@ def index_command(
     quarantine: Annotated[Path | None, typer.Option("--quarantine")] = None,
     keep: Annotated[int, typer.Option("--keep", help="previous indices kept")] = 2,
     min_count: Annotated[int | None, typer.Option("--min-count")] = None,
-    max_drop_ratio: Annotated[float | None, typer.Option("--max-drop-ratio")] = None,
+    max_drop_ratio: Annotated[
+        float | None,
+        typer.Option(
+            "--max-drop-ratio",
+            min=0.0,
+            max=1.0,
+            help="refuse a build with this share fewer documents than the live index",
+        ),
+    ] = DEFAULT_MAX_DROP_RATIO,
     shards: Annotated[int, typer.Option("--shards")] = 1,
     replicas: Annotated[int, typer.Option("--replicas")] = 0,
+    allow_drop: Annotated[
+        bool,
+        typer.Option(
+            "--allow-drop",
+            help="build even with far fewer documents than the live index (no drop gate)",
+        ),
+    ] = False,
 ) -> None:
-    """Build a new versioned index from an extract, validate it, and swap the alias."""
+    """Build a new versioned index from an extract, validate it, and swap the alias.
+
+    A truncated extract must not replace the ledger: the build is refused when it holds more
+    than --max-drop-ratio fewer documents than the index served now (--allow-drop when a
+    smaller ledger is intended)."""
     from analyzers.readings import default_reading_dictionary
     from indexer.build import BuildOptions, apply_delta, build_index
     from indexer.lifecycle import GateFailed, LockHeld
@@ -198,7 +224,7 @@ def index_command(
         quarantine_path=quarantine,
         keep_previous=keep,
         min_count=min_count,
-        max_drop_ratio=max_drop_ratio,
+        max_drop_ratio=None if allow_drop else max_drop_ratio,
         shards=shards,
         replicas=replicas,
     )
@@ -213,6 +239,122 @@ def index_command(
     except (GateFailed, LockHeld) as error:
         raise _fail(f"{error}; the alias was not changed") from None
     typer.echo(summary.to_json())
+
+
+@keys_app.command("new")
+def keys_new_command(
+    kid: Annotated[
+        str | None,
+        typer.Option("--kid", help="key id, 1-16 of A-Z a-z 0-9 . _ - (default: k + UTC time)"),
+    ] = None,
+    staff: Annotated[
+        bool, typer.Option("--staff", help="a staff bearer key instead of a token key")
+    ] = False,
+) -> None:
+    """Print a fresh random key on stdout; nothing is stored or logged.
+
+    A token key prints as ``kid:secret``, an entry of MOCHINUSHI_TOKEN_SECRET (README,
+    "Rotating keys", says in which order the replicas take it); with --staff, a bearer key
+    for MOCHINUSHI_STAFF_API_KEYS.
+    """
+    import datetime as dt
+    import secrets
+
+    from search_api.tokens import TokenKeyRing
+
+    secret = secrets.token_urlsafe(32)
+    if staff:
+        typer.echo(secret)
+        return
+    entry = f"{kid or dt.datetime.now(dt.UTC).strftime('k%Y%m%d%H%M')}:{secret}"
+    try:
+        TokenKeyRing(entry)
+    except ValueError as error:
+        raise _fail(f"--kid: {error}", 2) from None
+    typer.echo(entry)
+
+
+RepositoryOption = Annotated[
+    str | None,
+    typer.Option("--repository", help="snapshot repository name (MOCHINUSHI_SNAPSHOT_REPOSITORY)"),
+]
+LocationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--location",
+        help="its directory: relative to the nodes' path.repo, or absolute and listed in it "
+        "(MOCHINUSHI_SNAPSHOT_LOCATION)",
+    ),
+]
+
+
+def _snapshot_target(
+    alias: str | None, repository: str | None, location: str | None
+) -> tuple[Any, str, str, str]:
+    settings = Settings()
+    return (
+        _sync_client(settings),
+        alias or settings.alias,
+        repository or settings.snapshot_repository,
+        location or settings.snapshot_location,
+    )
+
+
+@snapshot_app.command("create")
+def snapshot_create_command(
+    alias: AliasOption = None,
+    repository: RepositoryOption = None,
+    location: LocationOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="default: <alias>-<UTC time>")] = None,
+    keep: Annotated[
+        int, typer.Option("--keep", min=1, help="snapshots of this alias kept, newest first")
+    ] = 7,
+) -> None:
+    """Snapshot the live index and the kept previous ones (not the cluster's global state)."""
+    from indexer.lifecycle import GateFailed, LockHeld, create_snapshot
+
+    client, alias, repository, location = _snapshot_target(alias, repository, location)
+    try:
+        taken, pruned = create_snapshot(client, alias, repository, location, name, keep)
+    except (GateFailed, LockHeld) as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"snapshot {taken.name} in {repository}: {', '.join(taken.indices)}")
+    for old in pruned:
+        typer.echo(f"deleted snapshot {old} (keeping {keep})")
+
+
+@snapshot_app.command("list")
+def snapshot_list_command(
+    alias: AliasOption = None, repository: RepositoryOption = None, location: LocationOption = None
+) -> None:
+    """The alias's snapshots, newest first (``*``: its index that was live then)."""
+    from indexer.lifecycle import list_snapshots
+
+    client, alias, repository, location = _snapshot_target(alias, repository, location)
+    for snap in list_snapshots(client, alias, repository, location):
+        indices = ", ".join(f"*{i}" if i in snap.live else i for i in snap.indices)
+        typer.echo(f"{snap.name}  {snap.state}  {snap.started}  {indices}")
+
+
+@snapshot_app.command("restore")
+def snapshot_restore_command(
+    snapshot: Annotated[str | None, typer.Argument(help="default: the newest one")] = None,
+    alias: AliasOption = None,
+    repository: RepositoryOption = None,
+    location: LocationOption = None,
+) -> None:
+    """Restore a snapshot's indices and point the alias at the one that was live then.
+
+    Refused while any of them exists in the cluster (delete it first, or use `rollback` to
+    go back to a kept index)."""
+    from indexer.lifecycle import GateFailed, LockHeld, restore_snapshot
+
+    client, alias, repository, location = _snapshot_target(alias, repository, location)
+    try:
+        live = restore_snapshot(client, alias, repository, location, snapshot)
+    except (GateFailed, LockHeld) as error:
+        raise _fail(f"{error}; the alias was not changed") from None
+    typer.echo(f"alias {alias} now serves {live}")
 
 
 @app.command("indices")

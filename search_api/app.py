@@ -1,20 +1,38 @@
-"""The FastAPI application: the service, its routers, the middleware and the error shape."""
+"""The FastAPI application: the service, its routers, the middleware and the error shape.
+
+Also what operations and front-end developers see of it: the API documentation (``/docs`` and
+``/redoc``, served from ``search_api/static_docs`` and only in dev mode), the served index's
+gauges refreshed at each scrape, OpenTelemetry spans (off unless ``MOCHINUSHI_TRACING`` says
+otherwise) and the CORS allowlist.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
+import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from opensearchpy import AsyncOpenSearch
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
+from indexer.lifecycle import BUILT_AT_META_KEY
 from matching.config import MatchingConfig
 from mochinushi.clients import api_client
 from mochinushi.settings import Settings
@@ -33,13 +51,32 @@ from search_api.service import (
     token_ring,
 )
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 __all__ = [
     "CHECK_DEADLINE_SECONDS",
     "READINESS_MAX_AGE_SECONDS",
     "STATS_TTL_SECONDS",
     "ConfigurationError",
     "create_app",
+    "refresh_served_index_gauges",
 ]
+
+STATIC_DOCS: Final = Path(__file__).with_name("static_docs")
+"""Swagger UI and ReDoc, copied from their npm packages (``static_docs/README.md``)."""
+DOCS_ASSETS: Final = "/docs-assets"
+DOCS_CSP: Final = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The documentation pages may load nothing from another host (ReDoc's sidebar would fetch its
+maker's logo from a CDN otherwise)."""
+
+SCRAPE_BUDGET_SECONDS: Final = 5.0
+"""A scrape of /metrics waits at most this long for the cluster before it answers with what it
+knew last (Prometheus gives up on a scrape after 10 s by default)."""
 
 
 async def _invalid_input(request: Request, error: Exception) -> Response:
@@ -73,9 +110,12 @@ def create_app(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     log_stream: Any = None,
     freeze_startup_objects: bool = False,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
-    """The application; ``freeze_startup_objects`` is for a serving process (``serve``)."""
+    """The application; ``freeze_startup_objects`` is for a serving process (``serve``);
+    ``span_exporter`` is where spans go when ``settings.tracing`` is on (default: stdout)."""
     settings = settings or Settings()
+    telemetry, tracer_provider = _telemetry(settings, span_exporter)
     ring = token_ring(settings)
     rate = parse_rate_limit(settings.rate_limit)
     logger = configure_logging(stream=log_stream)
@@ -94,12 +134,19 @@ def create_app(
             gc.set_threshold(20_000, 50, 100)
         yield
         await app.state.service.close()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()
 
     app = FastAPI(
         title="mochinushi",
         version="1",
         summary="Does an unmatched pension record exist for this person? Only yes/no and a token.",
         lifespan=lifespan,
+        telemetry=telemetry,
+        # Served below from local copies, and only in dev mode: FastAPI's own pages would load
+        # Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     client = client or api_client(settings)
     service = Service(
@@ -116,8 +163,241 @@ def create_app(
         **service_parts(settings, client),
     )
     app.state.service = service
+    # Inside the request observer (added last, so outermost): CORS preflights and scrapes are
+    # counted and logged like any request.
+    app.add_middleware(ServedIndexGauges, service=lambda: app.state.service)
+    if settings.cors_origin_list():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origin_list()),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Retry-After"],
+            max_age=600,
+        )
     app.add_middleware(ObserveRequests, service=lambda: app.state.service)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     for router in (checks.router, tokens.router, operations.router, web.router):
         app.include_router(router)
+    if settings.dev_mode:
+        _add_api_docs(app)
     return app
+
+
+# -- API documentation ---------------------------------------------------------------------------
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), every file from this host."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=STATIC_DOCS), name="docs-assets")
+    headers = {"Content-Security-Policy": DOCS_CSP}
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        assets = root(request) + DOCS_ASSETS
+        page = get_swagger_ui_html(
+            openapi_url=root(request) + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            # Swagger UI would send the whole document to an online validator otherwise.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        page.headers.update(headers)
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        assets = root(request) + DOCS_ASSETS
+        page = get_redoc_html(
+            openapi_url=root(request) + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon-32x32.png",
+            with_google_fonts=False,
+        )
+        page.headers.update(headers)
+        return page
+
+
+# -- the served index's gauges -------------------------------------------------------------------
+
+
+class ServedIndexGauges:
+    """Before a scrape of ``/metrics`` is answered: refresh the served index's gauges (pure ASGI;
+    every other request passes straight through)."""
+
+    def __init__(self, app: ASGIApp, service: Callable[[], Service]) -> None:
+        self.app = app
+        self.service = service
+        self.built_at: dict[str, float] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics":
+            await refresh_served_index_gauges(self.service(), self.built_at)
+        await self.app(scope, receive, send)
+
+
+async def refresh_served_index_gauges(service: Service, built_at: dict[str, float]) -> None:
+    """``mochinushi_ready`` as ``/readyz`` says it, and the build time and record count of the
+    index served; what the cluster does not answer keeps its last value. ``built_at`` caches
+    each index's build time (it never changes)."""
+    state = service.metrics.served_index
+    try:
+        reason = await asyncio.wait_for(service.readiness(), SCRAPE_BUDGET_SECONDS)
+    except TimeoutError:
+        reason = "timeout"
+    state.ready = reason is None
+    if reason is not None:
+        return
+    try:
+        served = await service.served_index()
+        newest = served.names.split(",")[-1]
+        if newest not in built_at:
+            built_at.clear()
+            built_at[newest] = await asyncio.wait_for(
+                _index_built_at(service.client, newest), SCRAPE_BUDGET_SECONDS
+            )
+        response = await asyncio.wait_for(
+            service.client.count(index=served.names), SCRAPE_BUDGET_SECONDS
+        )
+    except Exception:
+        return
+    state.built_at = built_at[newest]
+    state.records = int(response["count"])
+
+
+async def _index_built_at(client: AsyncOpenSearch, index: str) -> float:
+    """When the build of ``index`` finished (its ``_meta``); for an index built before builds
+    recorded that, when it was created."""
+    mapping = await client.indices.get_mapping(
+        index=index, params={"filter_path": f"*.mappings._meta.{BUILT_AT_META_KEY}"}
+    )
+    for body in mapping.values():
+        value = body["mappings"]["_meta"][BUILT_AT_META_KEY]
+        return dt.datetime.fromisoformat(value).timestamp()
+    settings = await client.indices.get_settings(index=index, name="index.creation_date")
+    return int(settings[index]["settings"]["index"]["creation_date"]) / 1000
+
+
+# -- OpenTelemetry -------------------------------------------------------------------------------
+
+_TELEMETRY_OFF: Final[TelemetryConfig] = {
+    "tracing": False,
+    "metrics": False,  # Prometheus (/metrics) is the API's metrics
+    "logs": False,  # exception messages could carry what a person typed
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
+_URL_ATTRIBUTES: Final = frozenset({"url.path", "url.query", "url.full", "http.target", "http.url"})
+"""Span attributes that would carry the concrete URL: for the staff endpoint, the token."""
+
+
+def _telemetry(
+    settings: Settings, span_exporter: SpanExporter | None
+) -> tuple[TelemetryConfig, Any]:
+    """FastAPI's own OpenTelemetry, set explicitly: FastAPI would otherwise trace every request
+    into whatever tracer provider the process has, with the concrete path as ``url.path``."""
+    if settings.tracing == "off":
+        return _TELEMETRY_OFF, None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "mochinushi-api"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(span_exporter or ConsoleSpanExporter(out=sys.stdout))
+    )
+    config: TelemetryConfig = {
+        **_TELEMETRY_OFF,
+        "tracing": True,
+        "operation_spans": True,
+        "tracer_provider": RouteOnlyTracerProvider(provider),
+    }
+    return config, provider
+
+
+def _route_only(attributes: Attributes) -> Attributes:
+    if not attributes:
+        return attributes
+    return {k: v for k, v in attributes.items() if k not in _URL_ATTRIBUTES}
+
+
+class RouteOnlyTracer(trace.Tracer):
+    """Starts spans without the concrete URL; FastAPI then names them by route template
+    (``GET /v1/reference-tokens/{token}``, attribute ``http.route``). Exceptions are never
+    recorded as span events: their messages may repeat what was submitted."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        return self._tracer.start_span(
+            name,
+            context,
+            kind,
+            _route_only(attributes),
+            links,
+            start_time,
+            False,
+            set_status_on_exception,
+        )
+
+    def start_as_current_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Any:  # the wrapped tracer's context manager (its type is private to opentelemetry)
+        return self._tracer.start_as_current_span(
+            name,
+            context,
+            kind,
+            _route_only(attributes),
+            links,
+            start_time,
+            False,
+            set_status_on_exception,
+            end_on_exit,
+        )
+
+
+class RouteOnlyTracerProvider(trace.TracerProvider):
+    """A tracer provider whose tracers are ``RouteOnlyTracer``s."""
+
+    def __init__(self, provider: trace.TracerProvider) -> None:
+        self._provider = provider
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> trace.Tracer:
+        return RouteOnlyTracer(
+            self._provider.get_tracer(
+                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+            )
+        )

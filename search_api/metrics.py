@@ -16,11 +16,14 @@ them before the first event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 __all__ = [
     "BACKEND_ERROR_KINDS",
@@ -32,6 +35,7 @@ __all__ = [
     "UNMATCHED_ROUTE",
     "BackendErrorKind",
     "CheckOutcome",
+    "ServedIndexState",
     "ServiceMetrics",
     "TokenResolutionResult",
 ]
@@ -57,6 +61,7 @@ DEFAULT_ROUTES: Final[tuple[str, ...]] = (
     "/readyz",
     "/metrics",
     "/docs",
+    "/redoc",
     "/openapi.json",
     "/",
     UNMATCHED_ROUTE,
@@ -84,6 +89,47 @@ buckets above so timeouts and slow cluster answers stay visible instead of pilin
 
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 """Content type to serve ``render()`` with."""
+
+
+@dataclass
+class ServedIndexState:
+    """What the monitoring is told about the index being served, refreshed at each scrape.
+
+    ``None`` means unknown (the cluster has not answered yet): the series is then left out of
+    the scrape rather than exported as 0, which an alert would read as an index built in 1970.
+    """
+
+    ready: bool | None = None
+    built_at: float | None = None
+    """Unix time the served index was built (the newest one, when the alias serves several)."""
+    records: int | None = None
+
+
+class _ServedIndexCollector(Collector):
+    def __init__(self, namespace: str, state: ServedIndexState) -> None:
+        self.namespace = namespace
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        n = self.namespace
+        if self.state.ready is not None:
+            yield GaugeMetricFamily(
+                f"{n}_ready",
+                "1 when checks can be answered now (what /readyz says), else 0.",
+                value=1.0 if self.state.ready else 0.0,
+            )
+        if self.state.built_at is not None:
+            yield GaugeMetricFamily(
+                f"{n}_served_index_build_timestamp_seconds",
+                "Unix time the index behind the alias was built.",
+                value=self.state.built_at,
+            )
+        if self.state.records is not None:
+            yield GaugeMetricFamily(
+                f"{n}_served_index_records",
+                "Records in the index behind the alias.",
+                value=float(self.state.records),
+            )
 
 
 class ServiceMetrics:
@@ -138,6 +184,8 @@ class ServiceMetrics:
             self._backend_errors.labels(kind=kind)
         for result in TOKEN_RESOLUTION_RESULTS:
             self._token_resolutions.labels(result=result)
+        self.served_index = ServedIndexState()
+        self.registry.register(_ServedIndexCollector(namespace, self.served_index))
 
     @property
     def routes(self) -> frozenset[str]:

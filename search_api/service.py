@@ -102,7 +102,7 @@ class ConfigurationError(RuntimeError):
 
 def token_ring(settings: Settings) -> TokenKeyRing:
     if settings.token_secret:
-        return TokenKeyRing(settings.token_secret)
+        return TokenKeyRing(settings.token_secret.get_secret_value())
     if not settings.dev_mode:
         raise ConfigurationError(
             "MOCHINUSHI_TOKEN_SECRET is required outside dev mode (MOCHINUSHI_DEV_MODE=false)"
