@@ -26,7 +26,7 @@ def test_the_shipped_file_loads() -> None:
         ("[given]\nexact = 8.0", "[given]\nexact = 8.0\nortographic = 7.0", "ortographic"),
         ("[birth_date]\nexact = 6.0", "[birth_date]\nexact = 6.0\nwithin_a_week = 1.0", "within"),
         ("[gender]", "[genders]", "genders"),
-        ("candidates = 30", "candidates = 30\nthreshhold = 12", "threshhold"),
+        ("token_records = ", "threshhold = 12\ntoken_records = ", "threshhold"),
     ],
 )
 def test_an_unknown_key_is_an_error_that_names_it(old: str, new: str, named: str) -> None:
