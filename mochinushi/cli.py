@@ -388,6 +388,14 @@ def serve_command(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     alias: AliasOption = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-For "
+            "names the client that the public rate limit counts (MOCHINUSHI_FORWARDED_ALLOW_IPS)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the web page."""
     import uvicorn
@@ -397,12 +405,23 @@ def serve_command(
     settings = Settings()
     if alias:
         settings = settings.model_copy(update={"alias": alias})
+    if forwarded_allow_ips is not None:
+        settings = settings.model_copy(update={"forwarded_allow_ips": forwarded_allow_ips})
     try:
         application = create_app(settings, freeze_startup_objects=True)
-    except ConfigurationError as error:
+    except (ConfigurationError, ValueError) as error:
         raise _fail(str(error)) from None
     # The API logs every request itself (one JSON line with the request id and outcome).
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    # X-Forwarded-For is read by the app, from the proxies it trusts, not by uvicorn (which by
+    # default trusts 127.0.0.1's header): one rule, tested with the app.
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @app.command("synth")

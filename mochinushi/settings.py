@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     staff_rate_limit: str = "60/minute"
     reference_index: str = "mochinushi-references"
     reference_grace_days: int = Field(default=30, ge=0, le=3650)
+    # Partner channels, rate-limit storage and trusted proxies (search_api/partners.py,
+    # ratelimit.py), the campaign report (report.py) and the counter (web/counter.py).
+    partner_keys: SecretStr = SecretStr("")
+    partner_rate_limit: str = "600/minute"
+    rate_limit_storage: SecretStr = SecretStr("memory://")
+    forwarded_allow_ips: str = ""
+    report_index: str = "mochinushi-campaign"
+    report_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+    counter_session_minutes: int = Field(default=30, ge=1, le=720)
 
     tracing: TracingMode = "off"
     """OpenTelemetry spans of the API: ``off`` (none, whatever else the process configured)
@@ -88,6 +97,14 @@ class Settings(BaseSettings):
     def staff_keys(self) -> tuple[str, ...]:
         keys = self.staff_api_keys.get_secret_value()
         return tuple(k.strip() for k in keys.split(",") if k.strip())
+
+    def partner_keys_text(self) -> str:
+        """The ``office_id:kind:key,…`` text of ``MOCHINUSHI_PARTNER_KEYS``."""
+        return self.partner_keys.get_secret_value()
+
+    def rate_limit_storage_url(self) -> str:
+        """``MOCHINUSHI_RATE_LIMIT_STORAGE`` (a redis URL may carry a password)."""
+        return self.rate_limit_storage.get_secret_value()
 
     def token_secret_text(self) -> str | None:
         """The ``kid:secret,…`` text of ``MOCHINUSHI_TOKEN_SECRET`` (None when unset or empty)."""

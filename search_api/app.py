@@ -39,7 +39,6 @@ from mochinushi.settings import Settings
 from search_api.logs import configure_logging
 from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
 from search_api.observe import ObserveRequests
-from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
 from search_api.routers import checks, operations, tokens, web
 from search_api.service import (
     CHECK_DEADLINE_SECONDS,
@@ -95,7 +94,7 @@ async def _invalid_input(request: Request, error: Exception) -> Response:
         )
     if request.url.path == "/v1/existence-checks":
         service: Service = request.app.state.service
-        service.metrics.count_check("invalid")
+        service.count_invalid(request.headers.get("authorization"))
     return JSONResponse(
         {"error": "invalid_input", "message": "Some fields are invalid.", "fields": fields},
         status_code=422,
@@ -117,7 +116,6 @@ def create_app(
     settings = settings or Settings()
     telemetry, tracer_provider = _telemetry(settings, span_exporter)
     ring = token_ring(settings)
-    rate = parse_rate_limit(settings.rate_limit)
     logger = configure_logging(stream=log_stream)
 
     @asynccontextmanager
@@ -156,7 +154,6 @@ def create_app(
         readings=readings or default_reading_dictionary(),
         ring=ring,
         metrics=ServiceMetrics(routes=(*DEFAULT_ROUTES, *web.WEB_ROUTES)),
-        limiter=SlidingWindowLimiter(rate) if rate else None,
         logger=logger,
         hash_key=uuid.uuid4().bytes,
         clock=clock,

@@ -40,6 +40,9 @@ __all__ = [
     "TokenResolutionResult",
 ]
 
+CHANNELS: Final[tuple[str, ...]] = ("web", "municipal", "welfare", "pension_office")
+"""The channel label's values (``search_api.partners.CHANNELS``): the kinds, never an office."""
+
 CheckOutcome = Literal["found", "not_found", "unavailable", "invalid", "rate_limited"]
 BackendErrorKind = Literal["timeout", "unreachable", "shard_failure", "unservable_index", "other"]
 TokenResolutionResult = Literal[
@@ -178,8 +181,18 @@ class ServiceMetrics:
             namespace=namespace,
             registry=self.registry,
         )
+        self._channel_checks = Counter(
+            "channel_checks",
+            "Existence checks, by channel (web or a partner office's kind; never an office) and "
+            "outcome.",
+            labelnames=("channel", "outcome"),
+            namespace=namespace,
+            registry=self.registry,
+        )
         for outcome in CHECK_OUTCOMES:
             self._checks.labels(outcome=outcome)
+            for channel in CHANNELS:
+                self._channel_checks.labels(channel=channel, outcome=outcome)
         for kind in BACKEND_ERROR_KINDS:
             self._backend_errors.labels(kind=kind)
         for result in TOKEN_RESOLUTION_RESULTS:
@@ -209,6 +222,11 @@ class ServiceMetrics:
     def count_check(self, outcome: CheckOutcome) -> None:
         _require_member(outcome, CHECK_OUTCOMES, "outcome")
         self._checks.labels(outcome=outcome).inc()
+
+    def count_channel_check(self, channel: str, outcome: CheckOutcome) -> None:
+        _require_member(channel, CHANNELS, "channel")
+        _require_member(outcome, CHECK_OUTCOMES, "outcome")
+        self._channel_checks.labels(channel=channel, outcome=outcome).inc()
 
     def count_backend_error(self, kind: BackendErrorKind) -> None:
         _require_member(kind, BACKEND_ERROR_KINDS, "kind")

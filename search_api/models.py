@@ -203,6 +203,12 @@ EXISTENCE_CHECK_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
+    401: {
+        "model": ErrorOut,
+        "description": "An Authorization header that is no partner office's key "
+        "(partners send `Bearer <key>`; the public sends none)",
+        "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    },
     413: {"model": ErrorOut, "description": "Request body over 16 KiB"},
     422: {"model": InvalidInputOut, "description": "Invalid fields (named, values never echoed)"},
     429: {

@@ -1,44 +1,52 @@
-"""Per-client rate limiting of existence checks.
+"""Rate limiting of existence checks and staff resolutions, on the ``limits`` library.
 
 Why limit at all: each existence check is a yes/no oracle over personal data. Without a limit a
 caller could enumerate (name, birth date) combinations and learn who has unmatched pension
-records. ``MOCHINUSHI_RATE_LIMIT`` sets the allowance per client; ``off`` hands the job to a
-gateway (or lets a load test run).
+records. Three budgets, each its own ``limits`` namespace:
 
-Algorithm: the *sliding window counter* (as used by Cloudflare and many gateways). Per client
-we keep only the count of the current fixed window, the count of the previous one and when the
-current one started; the estimated number of hits in the last window length is
-``previous * (share of the previous window still inside the sliding window) + current``.
-That costs O(1) memory per client whatever the limit (an exact log of timestamps would cost
-O(limit) per client: 10 000/hour times many clients adds up), and it smooths the burst that a
-plain fixed window allows at window edges. It is an approximation: right after a window turns
-over, a client that used its whole allowance is admitted gradually rather than all at once.
+* **public checks**, per client address (``MOCHINUSHI_RATE_LIMIT``); the address is the peer's,
+  or the one a *trusted* proxy put in ``X-Forwarded-For`` (``MOCHINUSHI_FORWARDED_ALLOW_IPS`` /
+  ``serve --forwarded-allow-ips``; see ``TrustedProxies``);
+* **partner checks**, per office (``MOCHINUSHI_PARTNER_RATE_LIMIT``), so a municipal counter
+  behind one NAT is not throttled by the public budget;
+* **staff resolutions**, per staff key (``MOCHINUSHI_STAFF_RATE_LIMIT``).
 
-Denied hits are not counted, so a client that keeps hammering is admitted again as soon as its
-earlier, allowed hits age out.
+Algorithm: ``limits``' *sliding window counter* (the previous fixed window's count weighted by
+its share still inside the sliding window, plus the current one's): O(1) memory per client
+whatever the limit, no burst at window edges. Denied hits are not counted.
 
-Scope: the state lives in this process. Several API replicas each count separately, so a
-client reaching N replicas gets up to N times the limit. Deployments with several replicas must
-enforce the limit in the gateway or a shared store (e.g. Redis) and may set ``off`` here.
+Storage: in memory by default (``memory://``: one process counts alone, so N replicas admit N
+times the limit); ``MOCHINUSHI_RATE_LIMIT_STORAGE=redis://host:6379/0`` (or ``valkey://``,
+``rediss://``…) shares the counts between workers and replicas. If the storage does not
+answer, the request is refused with a 503 (``RateLimitUnavailable``), never waved through:
+the limit is what stands between the oracle and an enumeration.
 
-Memory is bounded: clients whose state has fully aged out are evicted, and when more than
-``max_clients`` are tracked the least recently seen one is dropped (which at worst forgets a
-client's past hits; it never blocks anyone wrongly).
+Keys are opaque (``logs.keyed_hash`` of the address, the office id, a hash of the staff key).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
-import threading
-from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Final
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
 
 __all__ = [
+    "Limiter",
     "RateDecision",
     "RateLimit",
-    "SlidingWindowLimiter",
+    "RateLimitUnavailable",
+    "TrustedProxies",
+    "make_storage",
     "parse_rate_limit",
+    "storage_uri",
 ]
 
 _UNIT_SECONDS: dict[str, int] = {
@@ -61,13 +69,24 @@ _UNIT_SECONDS: dict[str, int] = {
 _RATE_PATTERN = re.compile(r"(\d{1,9})\s*/\s*([a-z]+)", re.ASCII)
 _SETTING = "MOCHINUSHI_RATE_LIMIT"
 _FORMAT_HELP = "expected N/second, N/minute or N/hour (also N/s, N/min, N/h) with N >= 1, or off"
+_STORAGE_SCHEMES: Final = (
+    "memory",
+    "redis",
+    "rediss",
+    "redis+unix",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+)
 
-DEFAULT_MAX_CLIENTS = 100_000
+
+class RateLimitUnavailable(Exception):
+    """The shared counter store did not answer: refuse (503), never admit unchecked."""
 
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``limit`` allowed hits per client within any ``window_seconds`` span."""
+    """At most ``limit`` allowed hits per key within any ``window_seconds`` span."""
 
     limit: int
     window_seconds: int
@@ -88,8 +107,8 @@ class RateDecision:
     retry_after_seconds: int
 
 
-def parse_rate_limit(text: str) -> RateLimit | None:
-    """Parse the ``MOCHINUSHI_RATE_LIMIT`` setting; ``None`` means no limit (``off``).
+def parse_rate_limit(text: str, setting: str = _SETTING) -> RateLimit | None:
+    """Parse a rate-limit setting; ``None`` means no limit (``off``).
 
     Case and surrounding whitespace are ignored; a plural unit (``30/minutes``) is accepted.
     """
@@ -99,120 +118,143 @@ def parse_rate_limit(text: str) -> RateLimit | None:
     shown = text.strip()[:40]  # configuration, not personal data; shortened for the message
     match = _RATE_PATTERN.fullmatch(normalised)
     if match is None:
-        raise ValueError(f"{_SETTING}={shown!r} is not a valid rate limit: {_FORMAT_HELP}")
+        raise ValueError(f"{setting}={shown!r} is not a valid rate limit: {_FORMAT_HELP}")
     count, unit = int(match.group(1)), match.group(2)
     window = _UNIT_SECONDS.get(unit)
     if window is None:
-        raise ValueError(f"{_SETTING}={shown!r} has an unknown time unit: {_FORMAT_HELP}")
+        raise ValueError(f"{setting}={shown!r} has an unknown time unit: {_FORMAT_HELP}")
     if count < 1:
         raise ValueError(
-            f"{_SETTING}={shown!r} must allow at least 1 request; use 'off' to disable limiting"
+            f"{setting}={shown!r} must allow at least 1 request; use 'off' to disable limiting"
         )
     return RateLimit(limit=count, window_seconds=window)
 
 
-@dataclass
-class _ClientWindow:
-    window_start: float
-    current: int
-    previous: int
-    last_seen: float
+def storage_uri(setting: str) -> str:
+    """The ``limits`` async storage URI for ``MOCHINUSHI_RATE_LIMIT_STORAGE``.
+
+    The value may hold a password, so an error names the scheme at most."""
+    text = setting.strip() or "memory://"
+    scheme, sep, _rest = text.partition("://")
+    scheme = scheme.lower().removeprefix("async+")
+    if not sep or scheme not in _STORAGE_SCHEMES:
+        raise ValueError(
+            "MOCHINUSHI_RATE_LIMIT_STORAGE must be memory:// or a redis://, rediss:// or "
+            "valkey:// URL"
+        )
+    # Valkey speaks the redis protocol: one client library (coredis) for both.
+    scheme = scheme.replace("valkey", "redis")
+    return f"async+{scheme}://{_rest}"
 
 
-class SlidingWindowLimiter:
-    """In-process per-client limiter; see the module docstring for algorithm and scope.
+def make_storage(setting: str) -> Storage:
+    storage = storage_from_string(storage_uri(setting))
+    assert isinstance(storage, Storage)
+    return storage
 
-    ``hit`` takes the current time (e.g. ``time.monotonic()``) from the caller, so the limiter
-    owns no clock and tests need no sleeping. A lock makes it safe across threads; the critical
-    section is short and never awaits, so it is equally fine on an asyncio event loop.
-    """
 
-    def __init__(self, rate: RateLimit, max_clients: int = DEFAULT_MAX_CLIENTS) -> None:
-        if max_clients < 1:
-            raise ValueError("max_clients must be at least 1")
+class Limiter:
+    """One budget (a ``limits`` namespace) over a shared storage."""
+
+    def __init__(self, rate: RateLimit, storage: Storage, namespace: str) -> None:
         self._rate = rate
-        self._max_clients = max_clients
-        self._clients: OrderedDict[str, _ClientWindow] = OrderedDict()
-        self._lock = threading.Lock()
+        self._item = RateLimitItemPerSecond(
+            rate.limit, rate.window_seconds, namespace=f"mochinushi-{namespace}"
+        )
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._storage: Any = storage  # SlidingWindowCounterSupport: memory, redis, valkey
 
     @property
     def rate(self) -> RateLimit:
         return self._rate
 
-    def tracked_clients(self) -> int:
-        """How many clients currently hold state (for tests and a gauge)."""
-        with self._lock:
-            return len(self._clients)
+    async def hit(self, key: str) -> RateDecision:
+        """Count one attempt by ``key`` (an opaque identifier); raise ``RateLimitUnavailable``
+        when the storage does not answer."""
+        try:
+            if await self._strategy.hit(self._item, key):
+                return RateDecision(allowed=True, retry_after_seconds=0)
+            window = await self._storage.get_sliding_window(
+                self._item.key_for(key), self._item.get_expiry()
+            )
+        except Exception as error:
+            raise RateLimitUnavailable(type(error).__name__) from error
+        wait = _wait(*window, limit=self._rate.limit, expiry=float(self._item.get_expiry()))
+        # Strictly after the instant the estimate drops (a microsecond covers the float error
+        # of the storage's window arithmetic): round up, never "retry now".
+        return RateDecision(allowed=False, retry_after_seconds=max(1, math.floor(wait + 1e-6) + 1))
 
-    def hit(self, client_key: str, now: float) -> RateDecision:
-        """Count one attempt by ``client_key`` at time ``now`` (seconds, monotonic).
 
-        ``client_key`` should be an opaque identifier (e.g. ``logs.keyed_hash`` of the client
-        address), so the limiter never holds raw addresses.
-        """
-        with self._lock:
-            self._evict_idle(now)
-            state = self._clients.get(client_key)
-            if state is None:
-                state = _ClientWindow(window_start=now, current=0, previous=0, last_seen=now)
-                self._clients[client_key] = state
-                if len(self._clients) > self._max_clients:
-                    self._clients.popitem(last=False)
-            else:
-                self._clients.move_to_end(client_key)
-            state.last_seen = max(state.last_seen, now)
-            self._roll(state, now)
-            decision = self._decide(state, now)
-            if decision.allowed:
-                state.current += 1
-            return decision
+def _wait(
+    previous: int,
+    previous_ttl: float,
+    current: int,
+    current_ttl: float,
+    *,
+    limit: int,
+    expiry: float,
+) -> float:
+    """Seconds until ``floor(previous × ttl / expiry + current) + 1 <= limit`` again, assuming no
+    further admitted hits (``limits``' sliding-window-counter admission rule; ``current_ttl`` runs
+    one window past the current window's end)."""
+    window_end = current_ttl - expiry if current_ttl > expiry else previous_ttl
+    window_end = min(max(window_end, 0.0), expiry)
+    if current < limit and previous > 0:
+        # Still within this window: previous × (ttl − t) / expiry + current < limit.
+        within = previous_ttl - expiry * (limit - current) / previous
+        if within < window_end:
+            return max(0.0, within)
+    if current < limit:
+        return window_end
+    # Only the next window helps: there ``current`` weighs current × (expiry − s) / expiry.
+    return window_end + max(0.0, expiry * (1.0 - limit / current))
 
-    def _roll(self, state: _ClientWindow, now: float) -> None:
-        """Advance the client's fixed windows so that ``now`` falls in the current one."""
-        window = self._rate.window_seconds
-        elapsed = now - state.window_start
-        if elapsed < window:
-            return  # also covers a clock that stepped back: stay in the current window
-        windows_passed = int(elapsed // window)
-        state.previous = state.current if windows_passed == 1 else 0
-        state.current = 0
-        state.window_start += windows_passed * window
 
-    def _decide(self, state: _ClientWindow, now: float) -> RateDecision:
-        window = self._rate.window_seconds
-        limit = self._rate.limit
-        elapsed = min(max(now - state.window_start, 0.0), float(window))
-        previous_weight = 1.0 - elapsed / window
-        if state.previous * previous_weight + state.current < limit:
-            return RateDecision(allowed=True, retry_after_seconds=0)
-        return RateDecision(allowed=False, retry_after_seconds=self._retry_after(state, elapsed))
+class TrustedProxies:
+    """Which peers may say, in ``X-Forwarded-For``, whom they forward for.
 
-    def _retry_after(self, state: _ClientWindow, elapsed: float) -> int:
-        """Seconds until the estimate drops below the limit, assuming no further allowed hits."""
-        window = self._rate.window_seconds
-        limit = self._rate.limit
-        room = limit - state.current
-        if room > 0 and state.previous > 0:
-            # Still within this window:
-            # previous * (1 - t / window) < room  <=>  t > window * (1 - room / previous).
-            threshold = window * (1.0 - room / state.previous)
-            wait = threshold - elapsed
-        else:
-            # Only the next window helps: there the current count becomes "previous" and
-            # current * (1 - t / window) < limit  <=>  t > window * (1 - limit / current).
-            threshold = max(0.0, window * (1.0 - limit / state.current))
-            wait = (window - elapsed) + threshold
-        # Strict inequalities above: round up and never advise retrying immediately.
-        return max(1, math.floor(wait) + 1)
+    Built from a comma-separated list of addresses and networks (``10.0.0.0/8,127.0.0.1``) or
+    ``*`` (every peer: only behind a gateway that always overwrites the header). The client is
+    the right-most address of the chain that is not itself a trusted proxy: each trusted hop
+    appends the address it received from, so anything left of the first untrusted one is
+    whatever the client chose to send.
+    """
 
-    def _evict_idle(self, now: float) -> None:
-        """Drop clients whose hits have aged out completely (two windows after their last hit).
+    def __init__(self, text: str) -> None:
+        entries = [e.strip() for e in text.split(",") if e.strip()]
+        self._all = "*" in entries
+        networks = []
+        for position, entry in enumerate(entries, start=1):
+            if entry == "*":
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"MOCHINUSHI_FORWARDED_ALLOW_IPS entry {position} is not an address or network"
+                ) from None
+        self._networks = tuple(networks)
 
-        Clients are kept in least-recently-seen order, so this stops at the first active one.
-        """
-        horizon = 2 * self._rate.window_seconds
-        while self._clients:
-            oldest_key, oldest = next(iter(self._clients.items()))
-            if now - oldest.last_seen < horizon:
-                break
-            del self._clients[oldest_key]
+    def __bool__(self) -> bool:
+        return self._all or bool(self._networks)
+
+    def trusts(self, address: str) -> bool:
+        if self._all:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.strip().strip("[]"))
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def client(self, peer: str | None, forwarded_for: Iterable[str]) -> str:
+        """The client address of a request from ``peer`` with these header values."""
+        if peer is None:
+            return "unknown"
+        if not self.trusts(peer):
+            return peer
+        hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return hop
+        return hops[0] if hops else peer

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request, Response
 from opensearchpy import AsyncOpenSearch
@@ -31,7 +32,14 @@ from mochinushi.settings import Settings
 from search_api.logs import keyed_hash, log_event, log_request_event
 from search_api.metrics import BackendErrorKind, CheckOutcome, ServiceMetrics, TokenResolutionResult
 from search_api.models import ExistenceCheckIn
-from search_api.ratelimit import SlidingWindowLimiter, parse_rate_limit
+from search_api.partners import Partner, PartnerRegistry, StaffKey, bearer, parse_staff_keys
+from search_api.ratelimit import (
+    Limiter,
+    RateLimitUnavailable,
+    TrustedProxies,
+    make_storage,
+    parse_rate_limit,
+)
 from search_api.references import (
     NumberCollision,
     NumberMistyped,
@@ -112,8 +120,14 @@ def token_ring(settings: Settings) -> TokenKeyRing:
 
 def service_parts(settings: Settings, client: AsyncOpenSearch) -> dict[str, Any]:
     """The parts of a ``Service`` built from the settings beyond the core ones ``create_app``
-    passes itself: the reference store and the staff limiter."""
-    staff_rate = parse_rate_limit(settings.staff_rate_limit)
+    passes itself: the reference store, partners, trusted proxies and the three limiters (one
+    ``limits`` storage: memory, or redis/valkey shared by every worker and replica)."""
+    storage = make_storage(settings.rate_limit_storage_url())
+
+    def limiter(text: str, setting: str, namespace: str) -> Limiter | None:
+        rate = parse_rate_limit(text, setting)
+        return Limiter(rate, storage, namespace) if rate else None
+
     return {
         "references": ReferenceStore(
             client,
@@ -121,7 +135,15 @@ def service_parts(settings: Settings, client: AsyncOpenSearch) -> dict[str, Any]
             timeout=settings.opensearch_timeout_seconds,
             grace=dt.timedelta(days=settings.reference_grace_days),
         ),
-        "staff_limiter": SlidingWindowLimiter(staff_rate) if staff_rate else None,
+        "limiter": limiter(settings.rate_limit, "MOCHINUSHI_RATE_LIMIT", "checks"),
+        "partner_limiter": limiter(
+            settings.partner_rate_limit, "MOCHINUSHI_PARTNER_RATE_LIMIT", "partner-checks"
+        ),
+        "staff_limiter": limiter(
+            settings.staff_rate_limit, "MOCHINUSHI_STAFF_RATE_LIMIT", "staff-resolutions"
+        ),
+        "partners": PartnerRegistry(settings.partner_keys_text()),
+        "trusted_proxies": TrustedProxies(settings.forwarded_allow_ips),
     }
 
 
@@ -176,16 +198,46 @@ class Service:
     readings: ReadingDictionary
     ring: TokenKeyRing
     metrics: ServiceMetrics
-    limiter: SlidingWindowLimiter | None
+    limiter: Limiter | None
     logger: logging.Logger
     hash_key: bytes
     clock: Callable[[], dt.datetime]
     references: ReferenceStore
-    staff_limiter: SlidingWindowLimiter | None = None
+    staff_limiter: Limiter | None = None
+    partner_limiter: Limiter | None = None
+    partners: PartnerRegistry = field(default_factory=lambda: PartnerRegistry(""))
+    trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(""))
     _served: ServedIndex | None = None
     _served_at: float = 0.0
     _finder: Finder | None = None
     _served_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def rate_key(self) -> bytes:
+        """Keys the client addresses in the shared limiter storage: the same on every replica
+        (derived from the token keys), so redis-shared counts add up, yet no address is kept."""
+        return hashlib.sha256(
+            b"mochinushi rate-limit key\0" + self.ring.lookup_keys()[0][1]
+        ).digest()
+
+    def count_check(
+        self, outcome: CheckOutcome, channel: str = "web", office: str | None = None
+    ) -> None:
+        """One check's outcome: the metrics (channel label, never the office)."""
+        self.metrics.count_check(outcome)
+        self.metrics.count_channel_check(channel, outcome)
+
+    def authenticate_partner(self, authorization: str | None) -> Partner | Literal[False] | None:
+        """The partner of a check (None: the web channel; False: a key no partner has)."""
+        return self.partners.authenticate(authorization)
+
+    def count_invalid(self, authorization: str | None) -> None:
+        """A 422 check, counted under the channel its key names (web without or with a bad one)."""
+        partner = self.partners.authenticate(authorization)
+        if partner:
+            self.count_check("invalid", partner.channel, partner.office_id)
+        else:
+            self.count_check("invalid")
 
     async def close(self) -> None:
         """At shutdown: let a running cleanup finish, then close the cluster client."""
@@ -320,16 +372,42 @@ class Service:
         client_key: str,
         request_id: str,
         *,
+        partner: Partner | None = None,
         issue: bool = True,
     ) -> ApiResult:
         """The existence check behind POST /v1/existence-checks (and the web form).
 
-        ``issue=False`` (the web form's first step, which shows no number) answers found or
-        not without storing a reference entry."""
-        if self.limiter is not None:
-            decision = self.limiter.hit(keyed_hash(self.hash_key, client_key), time.monotonic())
+        ``partner``: the office whose key came with the check (its channel, its own limit);
+        None for the public web channel, limited per client address. ``issue=False`` (the web
+        form's first step, which shows no number) answers found or not without storing a
+        reference entry."""
+        channel = partner.channel if partner is not None else "web"
+        office = partner.office_id if partner is not None else None
+
+        def count(outcome: CheckOutcome) -> None:
+            self.count_check(outcome, channel, office)
+
+        limiter = self.partner_limiter if partner is not None else self.limiter
+        if limiter is not None:
+            key = (
+                "office:" + partner.office_id
+                if partner is not None
+                else keyed_hash(self.rate_key, client_key)
+            )
+            try:
+                decision = await limiter.hit(key)
+            except RateLimitUnavailable as error:
+                count("unavailable")
+                log_request_event(
+                    self.logger,
+                    "check.unavailable",
+                    level=logging.WARNING,
+                    request_id=request_id,
+                    error_kind="rate_limit_storage_" + str(error),
+                )
+                return UNAVAILABLE
             if not decision.allowed:
-                self.metrics.count_check("rate_limited")
+                count("rate_limited")
                 return ApiResult(
                     429,
                     {"error": "rate_limited", "message": RATE_LIMITED_MESSAGE},
@@ -338,7 +416,7 @@ class Service:
         try:
             result = await self._find_with_retry(body)
         except SearchUnavailable as error:
-            self.metrics.count_check("unavailable")
+            count("unavailable")
             self.metrics.count_backend_error(_BACKEND_ERROR_KINDS.get(error.kind, "other"))
             log_request_event(
                 self.logger,
@@ -351,11 +429,13 @@ class Service:
         token = None
         if result.found and issue:
             try:
-                token = await self.issue_reference(result.record_ids, body.as_submitted())
+                token = await self.issue_reference(
+                    result.record_ids, body.as_submitted(), channel=channel, office=office
+                )
             except ReferenceStoreUnavailable as error:
                 # Found, but no number the office could resolve: never "found" without one,
                 # and never "not found" either.
-                self.metrics.count_check("unavailable")
+                count("unavailable")
                 self.metrics.count_backend_error("other")
                 log_request_event(
                     self.logger,
@@ -366,7 +446,7 @@ class Service:
                 )
                 return UNAVAILABLE
         outcome: CheckOutcome = "found" if result.found else "not_found"
-        self.metrics.count_check(outcome)
+        count(outcome)
         log_request_event(
             self.logger,
             "check.completed",
@@ -380,20 +460,18 @@ class Service:
 
     # -- a staff resolution --------------------------------------------------------------------
 
-    def _staff_key(self, authorization: str) -> str | None:
-        presented = (
-            authorization.removeprefix("Bearer ").strip()
-            if authorization.startswith("Bearer ")
-            else ""
-        )
-        return next(
-            (
-                k
-                for k in self.settings.staff_keys()
-                if presented and hmac.compare_digest(k.encode(), presented.encode())
-            ),
-            None,
-        )
+    def _staff_key(self, authorization: str) -> StaffKey | None:
+        """The staff key presented (``office_id:key`` entries match on the key; a bare key, or
+        the whole entry, matches with no office), compared in constant time with every key."""
+        presented = bearer(authorization) or ""
+        found: StaffKey | None = None
+        for entry, staff in zip(
+            self.settings.staff_keys(), parse_staff_keys(self.settings.staff_keys()), strict=True
+        ):
+            for candidate, office in ((staff.key, staff.office_id), (entry, None)):
+                if hmac.compare_digest(candidate.encode(), presented.encode()) and presented:
+                    found = found or StaffKey(candidate, office)
+        return found
 
     async def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
         """Staff resolution of a reference number (or a v1.0 sealed token): 401 without a valid
@@ -407,7 +485,7 @@ class Service:
                 {"error": "unauthorized", "message": "A valid staff key is required."},
                 {"WWW-Authenticate": "Bearer"},
             )
-        staff_key_id = keyed_hash(b"staff-key-id", staff_key)
+        staff_key_id = keyed_hash(b"staff-key-id", staff_key.key)
 
         def audit(result: TokenResolutionResult, token_id: str | None) -> None:
             self.metrics.count_token_resolution(result)
@@ -421,7 +499,11 @@ class Service:
             )
 
         if self.staff_limiter is not None:
-            decision = self.staff_limiter.hit(staff_key_id, time.monotonic())
+            try:
+                decision = await self.staff_limiter.hit(staff_key_id)
+            except RateLimitUnavailable:
+                self.metrics.count_token_resolution("rate_limited")
+                return UNAVAILABLE
             if not decision.allowed:
                 audit("rate_limited", None)
                 return ApiResult(
@@ -508,6 +590,10 @@ def get_service(request: Request) -> Service:
     return service
 
 
-def client_key(request: Request) -> str:
-    """Whom the rate limit counts: the peer address."""
-    return request.client.host if request.client else "unknown"
+def client_key(request: Request, trusted: TrustedProxies | None = None) -> str:
+    """Whom the public rate limit counts: the peer address, or the client a trusted proxy
+    named in ``X-Forwarded-For``."""
+    peer = request.client.host if request.client else None
+    if trusted is None or not trusted:
+        return peer or "unknown"
+    return trusted.client(peer, request.headers.getlist("x-forwarded-for"))

@@ -138,7 +138,7 @@ async def check_submit(request: Request, service: ServiceDep) -> Response:
     step = "reference" if values.get("step") == "reference" else "check"
     validated = validate(values, with_reference=step == "reference")
     if validated.check is None:
-        service.metrics.count_check("invalid")
+        service.count_check("invalid")
         only_reference = all(name in REFERENCE_FIELDS for name in validated.errors)
         page = (
             pages.reference_page(values, validated.errors)
@@ -150,7 +150,7 @@ async def check_submit(request: Request, service: ServiceDep) -> Response:
         # The first step shows no number: only the printable (after step 3) needs one stored.
         answer = await service.check(
             validated.check,
-            client_key(request),
+            client_key(request, service.trusted_proxies),
             _request_id(request),
             issue=step == "reference",
         )

@@ -1,14 +1,26 @@
-"""Rate limiting: parsing MOCHINUSHI_RATE_LIMIT and the sliding-window limiter (fake clock)."""
+"""Rate limiting: parsing the settings, the ``limits``-based limiter (in memory, fake clock via
+``time.time``), trusted proxies, and the storage setting. A real redis shared by two limiters is
+in tests/partners/test_partner_channels.py when redis-server is installed."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search_api.ratelimit import RateDecision, RateLimit, SlidingWindowLimiter, parse_rate_limit
+from search_api.ratelimit import (
+    Limiter,
+    RateDecision,
+    RateLimit,
+    RateLimitUnavailable,
+    TrustedProxies,
+    make_storage,
+    parse_rate_limit,
+    storage_uri,
+)
 
 # --- parse_rate_limit -----------------------------------------------------------------------
 
@@ -83,202 +95,282 @@ def test_rate_limit_validates_its_fields() -> None:
         RateLimit(limit=1, window_seconds=0)
 
 
-# --- SlidingWindowLimiter -------------------------------------------------------------------
+# --- the limiter (limits' sliding window counter, in memory) --------------------------------
 
-T0 = 1_000.0
-
-
-def limiter(limit: int = 3, window: int = 60, max_clients: int = 1000) -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(RateLimit(limit, window), max_clients=max_clients)
+T0 = 1_080_000.0
+"""A multiple of every window length: ``limits`` aligns its windows to the epoch."""
 
 
-def test_allows_up_to_the_limit_then_denies() -> None:
-    lim = limiter(limit=3)
-    assert [lim.hit("a", T0 + i).allowed for i in range(4)] == [True, True, True, False]
+class FakeTime:
+    """``time.time`` for the limiter and its storage: tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_allowed_decision_has_zero_retry_after() -> None:
-    assert limiter().hit("a", T0) == RateDecision(allowed=True, retry_after_seconds=0)
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTime]:
+    fake = FakeTime()
+    monkeypatch.setattr("time.time", fake)
+    yield fake
 
 
-def test_denied_decision_says_when_to_retry() -> None:
-    lim = limiter(limit=3, window=60)
-    for _ in range(3):
-        lim.hit("a", T0)
-    decision = lim.hit("a", T0 + 10)
+def limiter(limit: int = 3, window: int = 60, namespace: str = "test") -> Limiter:
+    return Limiter(RateLimit(limit, window), make_storage("memory://"), namespace)
+
+
+def hits(lim: Limiter, key: str, n: int) -> list[RateDecision]:
+    async def run() -> list[RateDecision]:
+        return [await lim.hit(key) for _ in range(n)]
+
+    return asyncio.run(run())
+
+
+def test_allows_up_to_the_limit_then_denies(clock: FakeTime) -> None:
+    assert [d.allowed for d in hits(limiter(limit=3), "a", 5)] == [True, True, True, False, False]
+
+
+def test_allowed_decision_has_zero_retry_after(clock: FakeTime) -> None:
+    assert hits(limiter(), "a", 1)[0] == RateDecision(allowed=True, retry_after_seconds=0)
+
+
+def test_denied_decision_says_when_to_retry(clock: FakeTime) -> None:
+    decision = hits(limiter(limit=2, window=60), "a", 3)[-1]
     assert not decision.allowed
-    # The window turns over at T0 + 60; exactly then the estimate still equals the limit, so
-    # the first moment of admission is just after it.
-    assert decision.retry_after_seconds == 51
+    assert 1 <= decision.retry_after_seconds <= 61
 
 
-def test_retry_after_is_honest() -> None:
-    """Waiting retry_after seconds is enough, and waiting less is not."""
-    lim = limiter(limit=3, window=60)
-    for _ in range(3):
-        lim.hit("a", T0)
-    decision = lim.hit("a", T0 + 10)
-    assert not lim.hit("a", T0 + 10 + decision.retry_after_seconds - 1.5).allowed
-    assert lim.hit("a", T0 + 10 + decision.retry_after_seconds).allowed
-
-
-def test_clients_are_independent() -> None:
-    lim = limiter(limit=1)
-    assert lim.hit("a", T0).allowed
-    assert not lim.hit("a", T0).allowed
-    assert lim.hit("b", T0).allowed
-
-
-def test_previous_window_is_weighted_down_gradually() -> None:
-    lim = limiter(limit=3, window=60)
-    for _ in range(3):
-        assert lim.hit("a", T0).allowed
-    # Next window starts at T0 + 60 with previous = 3. At T0 + 60 + 20 the estimate is
-    # 3 * (40 / 60) = 2 < 3: one more is admitted, then 2 + 1 = 3 is the limit again.
-    assert not lim.hit("a", T0 + 60).allowed
-    assert lim.hit("a", T0 + 80).allowed
-    assert not lim.hit("a", T0 + 80).allowed
-
-
-def test_everything_is_forgotten_after_two_windows() -> None:
-    lim = limiter(limit=3, window=60)
-    for _ in range(3):
-        lim.hit("a", T0)
-    assert [lim.hit("a", T0 + 120).allowed for _ in range(4)] == [True, True, True, False]
-
-
-def test_denied_hits_are_not_counted() -> None:
+def test_retry_after_is_honest(clock: FakeTime) -> None:
+    """Waiting what a denial says admits the client again; waiting clearly less does not."""
     lim = limiter(limit=2, window=10)
-    lim.hit("a", T0)
-    lim.hit("a", T0)
-    for i in range(100):
-        assert not lim.hit("a", T0 + i * 0.05).allowed
-    assert [lim.hit("a", T0 + 20).allowed for _ in range(3)] == [True, True, False]
+
+    async def run() -> None:
+        for _ in range(2):
+            assert (await lim.hit("a")).allowed
+        denied = await lim.hit("a")
+        assert not denied.allowed
+        clock.now += denied.retry_after_seconds - 2
+        assert not (await lim.hit("a")).allowed
+        clock.now += 2
+        assert (await lim.hit("a")).allowed
+
+    asyncio.run(run())
 
 
-def test_per_second_limit() -> None:
-    lim = limiter(limit=5, window=1)
-    assert sum(lim.hit("a", T0 + i * 0.01).allowed for i in range(20)) == 5
-    assert lim.hit("a", T0 + 2).allowed
+def test_clients_are_independent(clock: FakeTime) -> None:
+    lim = limiter(limit=1)
+
+    async def run() -> list[bool]:
+        return [(await lim.hit(k)).allowed for k in ("a", "a", "b", "b")]
+
+    assert asyncio.run(run()) == [True, False, True, False]
 
 
-def test_clock_stepping_back_does_not_crash_or_reset() -> None:
+def test_budgets_are_independent_namespaces(clock: FakeTime) -> None:
+    storage = make_storage("memory://")
+    checks = Limiter(RateLimit(1, 60), storage, "checks")
+    staff = Limiter(RateLimit(1, 60), storage, "staff")
+
+    async def run() -> list[bool]:
+        return [(await lim.hit("same-key")).allowed for lim in (checks, checks, staff, staff)]
+
+    assert asyncio.run(run()) == [True, False, True, False]
+
+
+def test_previous_window_is_weighted_down_gradually(clock: FakeTime) -> None:
+    """A client that used its whole allowance is let back in gradually, not all at once."""
+    lim = limiter(limit=10, window=60)
+
+    async def run() -> tuple[int, int]:
+        for _ in range(10):
+            assert (await lim.hit("a")).allowed
+        clock.now += 60 + 15  # a quarter into the next window: ~7.5 of 10 still weigh
+        first = sum([(await lim.hit("a")).allowed for _ in range(10)])
+        clock.now += 30  # three quarters in
+        second = sum([(await lim.hit("a")).allowed for _ in range(10)])
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert 1 <= first <= 3
+    assert second >= 1
+
+
+def test_everything_is_forgotten_after_two_windows(clock: FakeTime) -> None:
     lim = limiter(limit=2, window=60)
-    lim.hit("a", T0)
-    lim.hit("a", T0)
-    decision = lim.hit("a", T0 - 30)
-    assert not decision.allowed
-    assert decision.retry_after_seconds >= 1
+
+    async def run() -> list[bool]:
+        for _ in range(3):
+            await lim.hit("a")
+        clock.now += 121
+        return [(await lim.hit("a")).allowed for _ in range(3)]
+
+    assert asyncio.run(run()) == [True, True, False]
 
 
-def test_idle_clients_are_evicted() -> None:
-    lim = limiter(limit=3, window=60)
-    for n in range(50):
-        lim.hit(f"client-{n}", T0)
-    assert lim.tracked_clients() == 50
-    lim.hit("late", T0 + 119)
-    assert lim.tracked_clients() == 51
-    lim.hit("later", T0 + 120)
-    assert lim.tracked_clients() == 2
+def test_denied_hits_are_not_counted(clock: FakeTime) -> None:
+    """Hammering while denied does not push the client's re-admission further away."""
+    lim = limiter(limit=2, window=60)
+
+    async def run() -> bool:
+        for _ in range(50):
+            await lim.hit("a")
+        clock.now += 121
+        return (await lim.hit("a")).allowed
+
+    assert asyncio.run(run())
 
 
-def test_active_clients_are_not_evicted_as_idle() -> None:
-    lim = limiter(limit=3, window=60)
-    lim.hit("steady", T0)
-    lim.hit("steady", T0)
-    lim.hit("steady", T0 + 100)
-    lim.hit("other", T0 + 150)
-    assert lim.tracked_clients() == 2
-    # "steady" keeps its state. At T0 + 101 its window (from T0 + 60) holds 1 hit and the
-    # previous one 2, weighted 19/60: 1.63, then 2.63 are below 3, the next is not. A forgotten
-    # client would have been admitted three times.
-    assert [lim.hit("steady", T0 + 101).allowed for _ in range(3)] == [True, True, False]
+def test_per_second_limit(clock: FakeTime) -> None:
+    lim = limiter(limit=2, window=1)
 
+    async def run() -> list[bool]:
+        result = [(await lim.hit("a")).allowed for _ in range(3)]
+        clock.now += 2.5
+        result.append((await lim.hit("a")).allowed)
+        return result
 
-def test_memory_is_bounded_by_max_clients() -> None:
-    lim = limiter(limit=3, window=3600, max_clients=100)
-    for n in range(10_000):
-        lim.hit(f"client-{n}", T0 + n * 0.001)
-    assert lim.tracked_clients() == 100
-
-
-def test_least_recently_seen_client_is_dropped_first() -> None:
-    lim = limiter(limit=1, window=3600, max_clients=2)
-    lim.hit("a", T0)
-    lim.hit("b", T0 + 1)
-    lim.hit("a", T0 + 2)  # denied, but "a" is now the most recently seen
-    lim.hit("c", T0 + 3)  # evicts "b"
-    assert not lim.hit("a", T0 + 4).allowed  # "a" still remembered
-    assert lim.hit("b", T0 + 5).allowed  # "b" was forgotten
-
-
-def test_invalid_max_clients() -> None:
-    with pytest.raises(ValueError):
-        SlidingWindowLimiter(RateLimit(1, 1), max_clients=0)
+    assert asyncio.run(run()) == [True, True, False, True]
 
 
 def test_rate_is_exposed() -> None:
     assert limiter(limit=7, window=60).rate == RateLimit(7, 60)
 
 
-def test_thread_safety_admits_exactly_the_limit() -> None:
+def test_concurrent_hits_admit_exactly_the_limit(clock: FakeTime) -> None:
     lim = limiter(limit=500, window=60)
-    allowed: list[bool] = []
-    lock = threading.Lock()
 
-    def worker() -> None:
-        results = [lim.hit("shared", T0).allowed for _ in range(200)]
-        with lock:
-            allowed.extend(results)
+    async def run() -> list[bool]:
+        decisions = await asyncio.gather(*(lim.hit("shared") for _ in range(1600)))
+        return [d.allowed for d in decisions]
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(allowed) == 1600
-    assert sum(allowed) == 500
+    allowed = asyncio.run(run())
+    assert len(allowed) == 1600 and sum(allowed) == 500
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     limit=st.integers(min_value=1, max_value=20),
-    window=st.sampled_from([1, 60, 3600]),
-    gaps=st.lists(st.floats(min_value=0, max_value=2, allow_nan=False), max_size=200),
+    gaps=st.lists(st.floats(min_value=0, max_value=2, allow_nan=False), max_size=120),
 )
-def test_never_more_than_twice_the_limit_in_any_window(
-    limit: int, window: int, gaps: list[float]
-) -> None:
+def test_never_more_than_twice_the_limit_in_any_window(limit: int, gaps: list[float]) -> None:
     """The estimate can under-count at most the previous window, so any span of one window
-    length holds fewer than 2 * limit admitted hits; and retry_after is always >= 1 when denied."""
-    lim = limiter(limit=limit, window=window)
-    now = T0
-    admitted: list[float] = []
-    for gap in gaps:
-        now += gap * window / 2
-        decision = lim.hit("a", now)
-        if decision.allowed:
-            assert decision.retry_after_seconds == 0
-            admitted.append(now)
-        else:
-            assert decision.retry_after_seconds >= 1
-    for start in admitted:
-        in_span = [t for t in admitted if start <= t < start + window]
-        assert len(in_span) <= 2 * limit
+    length holds at most 2 * limit admitted hits; retry_after is always >= 1 when denied."""
+    window = 60
+    fake = FakeTime()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("time.time", fake)
+        lim = limiter(limit=limit, window=window)
+
+        async def run() -> list[float]:
+            admitted: list[float] = []
+            for gap in gaps:
+                fake.now += gap * window / 2
+                decision = await lim.hit("a")
+                if decision.allowed:
+                    admitted.append(fake.now)
+                else:
+                    assert decision.retry_after_seconds >= 1
+            return admitted
+
+        admitted = asyncio.run(run())
+    for i, start in enumerate(admitted):
+        inside = [t for t in admitted[i:] if t < start + window]
+        assert len(inside) <= 2 * limit
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     limit=st.integers(min_value=1, max_value=10),
     times=st.lists(st.floats(min_value=0, max_value=200, allow_nan=False), min_size=1),
 )
 def test_retry_after_always_admits(limit: int, times: list[float]) -> None:
-    """Whatever came before, a denied client is admitted after waiting retry_after seconds."""
-    lim = limiter(limit=limit, window=60)
-    now = T0
-    for t in sorted(times):
-        now = T0 + t
-        lim.hit("a", now)
-    decision = lim.hit("a", now)
-    if not decision.allowed:
-        assert lim.hit("a", now + decision.retry_after_seconds).allowed
+    """Whatever came before, a burst of limit + 1 hits at one instant is denied, and waiting
+    the retry_after it says (at most one window, rounded up) admits the client again."""
+    fake = FakeTime()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("time.time", fake)
+        lim = limiter(limit=limit, window=60)
+
+        async def run() -> None:
+            for t in sorted(times):
+                fake.now = T0 + t
+                await lim.hit("a")
+            burst = [await lim.hit("a") for _ in range(limit + 1)]
+            denied = [decision for decision in burst if not decision.allowed]
+            assert denied, "a burst of limit + 1 hits at one instant must be denied"
+            wait = denied[0].retry_after_seconds
+            assert 1 <= wait <= 60 + 1
+            fake.now += wait
+            assert (await lim.hit("a")).allowed
+
+        asyncio.run(run())
+
+
+def test_a_storage_that_does_not_answer_refuses() -> None:
+    """redis down: the hit raises (the API answers 503), it never admits unchecked."""
+    lim = Limiter(RateLimit(5, 60), make_storage("redis://127.0.0.1:9/0"), "down")
+    with pytest.raises(RateLimitUnavailable):
+        hits(lim, "a", 1)
+
+
+# --- the storage setting ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "uri"),
+    [
+        ("", "async+memory://"),
+        ("memory://", "async+memory://"),
+        ("redis://cache:6379/0", "async+redis://cache:6379/0"),
+        ("rediss://u:p@cache:6380", "async+rediss://u:p@cache:6380"),
+        ("valkey://cache:6379", "async+redis://cache:6379"),
+        ("valkeys://cache:6380", "async+rediss://cache:6380"),
+        ("async+redis://cache", "async+redis://cache"),
+    ],
+)
+def test_storage_settings(setting: str, uri: str) -> None:
+    assert storage_uri(setting) == uri
+
+
+@pytest.mark.parametrize("setting", ["mysql://u:secret-pass@db", "cache:6379", "file:///tmp"])
+def test_a_bad_storage_setting_is_named_without_its_password(setting: str) -> None:
+    with pytest.raises(ValueError, match="MOCHINUSHI_RATE_LIMIT_STORAGE") as caught:
+        storage_uri(setting)
+    assert "secret-pass" not in str(caught.value)
+
+
+# --- trusted proxies --------------------------------------------------------------------------
+
+
+def test_without_trusted_proxies_the_peer_is_the_client() -> None:
+    proxies = TrustedProxies("")
+    assert not proxies
+    assert proxies.client("203.0.113.9", ["198.51.100.1"]) == "203.0.113.9"
+
+
+def test_a_trusted_proxy_names_the_client() -> None:
+    proxies = TrustedProxies("10.0.0.0/8, 127.0.0.1")
+    assert proxies.client("10.1.2.3", ["198.51.100.7"]) == "198.51.100.7"
+    # a client cannot pick its address: the trusted hop appended the one it saw, right-most
+    assert proxies.client("10.1.2.3", ["6.6.6.6, 198.51.100.7"]) == "198.51.100.7"
+    # two trusted hops: the first untrusted address from the right
+    assert proxies.client("127.0.0.1", ["6.6.6.6, 198.51.100.7, 10.9.9.9"]) == "198.51.100.7"
+    # several header lines are one list
+    assert proxies.client("10.1.2.3", ["6.6.6.6", "198.51.100.7"]) == "198.51.100.7"
+    # an untrusted peer's header is ignored
+    assert proxies.client("198.51.100.50", ["1.2.3.4"]) == "198.51.100.50"
+    # a trusted peer without the header is itself the client
+    assert proxies.client("10.1.2.3", []) == "10.1.2.3"
+
+
+def test_ipv6_and_everything_trusted() -> None:
+    assert TrustedProxies("::1").client("::1", ["2001:db8::5"]) == "2001:db8::5"
+    assert TrustedProxies("*").client("198.51.100.1", ["203.0.113.4"]) == "203.0.113.4"
+
+
+def test_a_bad_proxy_entry_is_named() -> None:
+    with pytest.raises(ValueError, match="MOCHINUSHI_FORWARDED_ALLOW_IPS entry 2"):
+        TrustedProxies("10.0.0.1, proxy.example")

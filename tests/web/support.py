@@ -25,8 +25,9 @@ from fastapi import FastAPI
 
 from analyzers.kana import normalize_kana
 from mochinushi.settings import Settings
-from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
+from search_api.metrics import DEFAULT_ROUTES, CheckOutcome, ServiceMetrics
 from search_api.models import ExistenceCheckIn
+from search_api.ratelimit import TrustedProxies
 from search_api.references import NumberMistyped, format_number, new_number, parse_number
 from search_api.routers import web
 from search_api.service import (
@@ -82,11 +83,15 @@ class FakeService:
     explode: bool = False
     received: list[ExistenceCheckIn] = field(default_factory=list)
     client_keys: list[str] = field(default_factory=list)
+    trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(""))
     numbers: dict[str, str] = field(default_factory=dict)
     """Canonical reference number → sealed token (the fake's reference index)."""
 
     def clock(self) -> dt.datetime:
         return self.now
+
+    def count_check(self, outcome: CheckOutcome, channel: str = "web") -> None:
+        self.metrics.count_check(outcome)
 
     def issue(self, check: dict[str, Any], now: dt.datetime | None = None) -> str:
         """A number for ``check`` as the real service issues one (grouped for printing)."""
