@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/faults.py [--records 3000] [--checks 300] [--keep-cluster]
 
-Writes ``bench/results/faults.json``. The cluster is ``mochinushi opensearch up --nodes 3``
+Writes ``var/faults/faults.json``; with ``MOCHINUSHI_UPDATE_RESULTS=1`` (or ``--out``) the tracked
+``bench/results/faults.json`` instead. The cluster is ``mochinushi opensearch up --nodes 3``
 (``LocalCluster``, HTTP ports 9210-9212); it is started when it is not running and stopped
 again at the end unless it was already running (or ``--keep-cluster``). The soak test
 ``tests/reliability/test_node_killed_under_load.py`` runs the same scenario.
@@ -54,6 +55,9 @@ from relevance.synth import SynthConfig, generate, write_synth_set  # noqa: E402
 from search_api.app import create_app  # noqa: E402
 
 RESULT_PATH = ROOT / "bench" / "results" / "faults.json"
+"""The tracked result, rewritten only when asked (``MOCHINUSHI_UPDATE_RESULTS=1``)."""
+SCRATCH_RESULT_PATH = ROOT / "var" / "faults" / "faults.json"
+UPDATE_RESULTS_ENV = "MOCHINUSHI_UPDATE_RESULTS"
 ALIAS = "faults-node-kill"
 CHECKS_PATH = "/v1/existence-checks"
 
@@ -397,7 +401,14 @@ def _result(
     }
 
 
-def write_result(result: dict[str, Any], path: Path = RESULT_PATH) -> Path:
+def result_path() -> Path:
+    """Where a run's result goes unless told: a soak run or a try-out never rewrites a tracked
+    file by accident."""
+    return RESULT_PATH if os.environ.get(UPDATE_RESULTS_ENV) == "1" else SCRATCH_RESULT_PATH
+
+
+def write_result(result: dict[str, Any], path: Path | None = None) -> Path:
+    path = path or result_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     return path
@@ -415,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="primary",
         help="a node holding primaries that the API does not talk to, or the API's entry node",
     )
-    parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    parser.add_argument("--out", type=Path, default=None, help="default: see result_path()")
     args = parser.parse_args(argv)
     settings = LocalNodeSettings()
     cluster = LocalCluster(settings.home, settings.opensearch_version)

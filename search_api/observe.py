@@ -42,8 +42,8 @@ class Observed(Protocol):
 
 class ObserveRequests:
     """Gives each request an id (``scope["state"]["request_id"]``, so ``request.state`` has it,
-    and the ``x-request-id`` response header), refuses declared bodies over ``MAX_BODY_BYTES``
-    with 413, and counts and logs the request under its route template."""
+    and the ``x-request-id`` response header), refuses bodies over ``MAX_BODY_BYTES`` with 413
+    (declared or chunked), and counts and logs the request under its route template."""
 
     def __init__(self, app: ASGIApp, service: Callable[[], Observed]) -> None:
         self.app = app
@@ -72,12 +72,16 @@ class ObserveRequests:
         started = time.perf_counter()
         with request_log() as line:
             try:
-                if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                    too_large = JSONResponse(
+                too_large = bool(length and (not length.isdigit() or int(length) > MAX_BODY_BYTES))
+                if length is None:
+                    # A chunked body declares no length: count it as it arrives instead.
+                    receive, too_large = await _read_capped_body(receive)
+                if too_large:
+                    refusal = JSONResponse(
                         {"error": "body_too_large", "message": "The request body is too large."},
                         status_code=413,
                     )
-                    await too_large(scope, receive, send_with_id)
+                    await refusal(scope, receive, send_with_id)
                 else:
                     await self.app(scope, receive, send_with_id)
             except Exception:
@@ -85,6 +89,31 @@ class ObserveRequests:
                 _observe(state, scope, line, request_id, status or 500, started)
                 raise
             _observe(state, scope, line, request_id, status or 500, started)
+
+
+async def _read_capped_body(receive: Receive) -> tuple[Receive, bool]:
+    """Read a body of undeclared length up to ``MAX_BODY_BYTES``.
+
+    Returns a ``receive`` that hands the app the messages read, then the rest of the
+    connection's messages, and whether the body was over the limit (then it is left unread).
+    """
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break  # the client went away: the app sees that as it would have
+        size += len(message.get("body", b""))
+        if size > MAX_BODY_BYTES:
+            return receive, True
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay, False
 
 
 def _observe(

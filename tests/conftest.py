@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
 
 from analyzers.readings import default_reading_dictionary
 from indexer import lifecycle
@@ -19,6 +20,16 @@ from matching.config import MatchingConfig
 from matching.finder import Finder, load_name_stats
 
 TEST_OPENSEARCH_URL = os.environ.get("MOCHINUSHI_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
+NODE_FIXTURE = "opensearch_url"
+"""Every fixture that reaches the real node (``os_client``, ``crafted_alias``, …) depends on it."""
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that reaches the real node must carry the ``opensearch`` marker, so that
+    ``-m "not opensearch"`` really runs without a node: one that forgets it fails here."""
+    uses_node = NODE_FIXTURE in getattr(item, "fixturenames", ())
+    if uses_node and item.get_closest_marker("opensearch") is None:
+        pytest.fail(f"{item.nodeid} uses the real node without @pytest.mark.opensearch", False)
 
 
 @pytest.fixture(scope="session")
@@ -86,19 +97,26 @@ def crafted_alias(os_client: OpenSearch, tmp_path_factory: pytest.TempPathFactor
                 line["employer_name"] = employer
                 line["pension_type"] = "kosei"
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    alias = f"test-crafted-{uuid.uuid4().hex[:8]}"
-    _drop(os_client, alias)
-    summary = build_index(
-        os_client, extract, BuildOptions(alias=alias, sample_size=50), default_reading_dictionary()
-    )
-    assert summary.indexed == len(CRAFTED_RECORDS), summary.to_json()
-    yield alias
-    _drop(os_client, alias)
+    alias = f"test-crafted-{uuid.uuid4().hex[:12]}"
+    try:
+        summary = build_index(
+            os_client,
+            extract,
+            BuildOptions(alias=alias, sample_size=50),
+            default_reading_dictionary(),
+        )
+        assert summary.indexed == len(CRAFTED_RECORDS), summary.to_json()
+        yield alias
+    finally:
+        drop_alias(os_client, alias)
 
 
-def _drop(client: OpenSearch, alias: str) -> None:
+def drop_alias(client: OpenSearch, alias: str) -> None:
+    """Every versioned index of ``alias`` (half-built ones included) and its reindex lock."""
     for name in client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
         client.indices.delete(index=name)
+    with suppress(NotFoundError):
+        client.delete(index=lifecycle.LOCK_INDEX, id=alias, refresh=True)
 
 
 @contextmanager
@@ -107,13 +125,11 @@ def built_alias(
 ) -> Iterator[str]:
     """``alias`` serving an index built from ``records``; afterwards its indices and lock go."""
     extract = write_extract(folder / "records.jsonl", records)
-    build_index(client, extract, BuildOptions(alias=alias), default_reading_dictionary())
     try:
+        build_index(client, extract, BuildOptions(alias=alias), default_reading_dictionary())
         yield alias
     finally:
-        _drop(client, alias)
-        with suppress(Exception):
-            client.delete(index=lifecycle.LOCK_INDEX, id=alias, refresh=True)
+        drop_alias(client, alias)
 
 
 @pytest.fixture(scope="session")
@@ -136,5 +152,6 @@ def write_extract(path: Path, lines: list[dict[str, str]]) -> Path:
 
 @pytest.fixture(scope="session")
 def indexed_alias(crafted_alias: str) -> str:
-    """An alias with the CONTRACTS §4 example person (ヤマダ キョウコ, 1938-05-03, F) on file."""
+    """An alias with ヤマダ キョウコ, born 1938-05-03, female, on file (record R-SMALL, keyed
+    with a large ヨ) and nobody born in 1927 (the web tests' NOBODY)."""
     return crafted_alias

@@ -1,4 +1,4 @@
-"""Contract tests of the HTTP API (CONTRACTS §4) against the real node and the crafted index."""
+"""The HTTP API as its clients see it, against the real node and the crafted index."""
 
 from __future__ import annotations
 
@@ -185,9 +185,38 @@ def test_missing_required_fields_are_named(api: TestClient) -> None:
     assert {"surname_kana", "given_name_kana", "birth_date"} <= named
 
 
+def _chunks(body: bytes, size: int = 1024) -> Iterator[bytes]:
+    """The body sent with ``Transfer-Encoding: chunked``: no Content-Length to trust."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+BODY_TOO_LARGE = {"error": "body_too_large", "message": "The request body is too large."}
+
+
 def test_body_size_limit(api: TestClient) -> None:
     big = {**FOUND, "reference": {"address": "あ" * 10000}}
-    assert api.post("/v1/existence-checks", json=big).status_code in (413, 422)
+    raw = json.dumps(big, ensure_ascii=False).encode()
+    assert len(raw) > 30_000
+    declared = api.post(
+        "/v1/existence-checks", content=raw, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413, declared.text
+    assert declared.json() == BODY_TOO_LARGE
+    chunked = api.post(
+        "/v1/existence-checks", content=_chunks(raw), headers={"content-type": "application/json"}
+    )
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json() == BODY_TOO_LARGE
+    # A chunked body within the limit still reaches the check.
+    small = json.dumps(FOUND, ensure_ascii=False).encode()
+    fine = api.post(
+        "/v1/existence-checks",
+        content=_chunks(small, 16),
+        headers={"content-type": "application/json"},
+    )
+    assert fine.status_code == 200 and fine.json()["found"] is True
 
 
 def test_rate_limit_answers_429_with_retry_after(crafted_alias: str) -> None:
@@ -222,8 +251,8 @@ def test_unreachable_cluster_is_503_never_not_found(crafted_alias: str) -> None:
         assert client.get("/healthz").status_code == 200
 
 
-def test_missing_alias_is_503(os_client: Any) -> None:
-    with TestClient(create_app(_settings("test-no-such-alias"))) as client:
+def test_missing_alias_is_503(os_client: Any, unique_name: str) -> None:
+    with TestClient(create_app(_settings(unique_name))) as client:
         assert client.post("/v1/existence-checks", json=NOT_FOUND).status_code == 503
         assert client.get("/readyz").json()["ready"] is False
 
@@ -306,7 +335,9 @@ def test_alias_moved_to_another_mapping_version_under_a_running_api(
             os_client.delete(index=".mochinushi-locks", id=unique_name, refresh=True)
 
 
-def test_deleted_index_is_resolved_again(os_client: Any, crafted_alias: str) -> None:
+def test_deleted_index_is_resolved_again(
+    os_client: Any, crafted_alias: str, unique_name: str
+) -> None:
     """An index pruned after a swap answers 404: the alias is resolved again, no 503."""
     app = create_app(_settings(crafted_alias))
     with TestClient(app) as client:
@@ -314,7 +345,7 @@ def test_deleted_index_is_resolved_again(os_client: Any, crafted_alias: str) -> 
         state = app.state.service
         served = state._served
         assert served is not None
-        state._served = dataclasses.replace(served, names="test-index-deleted-meanwhile")
+        state._served = dataclasses.replace(served, names=f"{unique_name}-deleted-meanwhile")
         state._finder = None
         response = client.post("/v1/existence-checks", json=NOT_FOUND)
         assert response.status_code == 200
@@ -349,6 +380,8 @@ def test_partial_results_are_503_never_not_found(crafted_alias: str) -> None:
     with TestClient(app) as client:
         response = client.post("/v1/existence-checks", json=NOT_FOUND)
         assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "found" not in response.json()
         # The shard failure itself was seen, not some earlier error on the way to the search.
         metrics = client.get("/metrics").text
         assert re.search(r'backend_errors_total\{kind="shard_failure"\} [1-9]', metrics), metrics
@@ -416,7 +449,7 @@ def test_readiness_health_metrics_and_docs(api: TestClient) -> None:
     api.post("/v1/existence-checks", json=FOUND)
     metrics = api.get("/metrics").text
     assert "mochinushi_checks_total" in metrics and 'outcome="found"' in metrics
-    assert api.get("/docs").status_code == 200
+    assert api.get("/docs").status_code == 404, "the docs pages are served in dev mode only"
     schema = api.get("/openapi.json").json()
     assert "/v1/existence-checks" in schema["paths"]
 

@@ -10,10 +10,12 @@ from mochinushi.settings import Settings
 from search_api.app import create_app
 
 
-def test_serving_process_freezes_startup_objects_and_collects_young_objects_less_often() -> None:
+def test_serving_process_freezes_startup_objects_and_collects_young_objects_less_often(
+    unique_name: str,
+) -> None:
     threshold = gc.get_threshold()
     app = create_app(
-        Settings(alias="test-unused", dev_mode=True, rate_limit="off"),
+        Settings(alias=unique_name, dev_mode=True, rate_limit="off"),
         freeze_startup_objects=True,
     )
     try:
@@ -26,8 +28,8 @@ def test_serving_process_freezes_startup_objects_and_collects_young_objects_less
         gc.set_threshold(*threshold)
 
 
-def test_apps_made_for_tests_leave_the_collector_alone() -> None:
+def test_apps_made_for_tests_leave_the_collector_alone(unique_name: str) -> None:
     threshold = gc.get_threshold()
-    with TestClient(create_app(Settings(alias="test-unused", dev_mode=True, rate_limit="off"))):
+    with TestClient(create_app(Settings(alias=unique_name, dev_mode=True, rate_limit="off"))):
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == threshold

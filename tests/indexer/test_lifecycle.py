@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -219,33 +220,90 @@ def test_lock_prevents_two_runs_and_stale_lock_is_taken_over(
     assert not os_client.exists(index=lifecycle.LOCK_INDEX, id=alias), "lock released"
 
 
-def test_killed_build_leaves_alias_and_next_run_cleans_up(
+def _index_command(extract: Path, alias: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """``mochinushi index`` as an operator runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "mochinushi", "index", str(extract), *options],
+        env={**os.environ, "MOCHINUSHI_ALIAS": alias},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _lock(client: OpenSearch, alias: str) -> dict[str, Any] | None:
+    with suppress(NotFoundError):
+        source: dict[str, Any] = client.get(index=lifecycle.LOCK_INDEX, id=alias)["_source"]
+        return source
+    return None
+
+
+def test_killed_index_run_leaves_alias_and_a_later_run_takes_over_its_stale_lock(
     os_client: OpenSearch, alias: str, tmp_path: Path
 ) -> None:
+    """SIGKILL during the bulk load: no cleanup runs, so the alias, the half-built index and the
+    lock stay as they were. The lock blocks the next run until it is stale; then a new
+    ``mochinushi index`` takes it over, deletes the half-built index and swaps the alias."""
     first = _build(os_client, _write(tmp_path / "first.jsonl", _records(5)), alias)
     big = _write(tmp_path / "big.jsonl", _records(60000))
-    env = {**os.environ, "MOCHINUSHI_ALIAS": alias}
     process = subprocess.Popen(
         [sys.executable, "-m", "mochinushi", "index", str(big)],
-        env=env,
+        env={**os.environ, "MOCHINUSHI_ALIAS": alias},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    building: list[lifecycle.IndexVersion] = []
+    while time.monotonic() < deadline and process.poll() is None:
         building = [v for v in lifecycle.list_versions(os_client, alias) if v.state == "building"]
         if building and building[0].docs != 0:
             break
         os_client.indices.refresh(index=f"{alias}-*")
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert building, "the build was killed before it created its index"
+    assert process.wait() == -signal.SIGKILL, "the run was killed, not finished"
+    assert building and building[0].docs, "the run was killed before it loaded anything"
     assert lifecycle.live_indices(os_client, alias) == [first.index], "alias untouched"
-    os_client.delete(index=lifecycle.LOCK_INDEX, id=alias, refresh=True)  # the dead run's lock
-    rerun = _build(os_client, _write(tmp_path / "again.jsonl", _records(8)), alias)
-    assert building[0].name in rerun.cleaned_up
-    assert lifecycle.live_indices(os_client, alias) == [rerun.index]
+    dead_lock = _lock(os_client, alias)
+    assert dead_lock is not None and dead_lock["holder"].endswith(f":{process.pid}")
+
+    again = _write(tmp_path / "again.jsonl", _records(8))
+    blocked = _index_command(again, alias)
+    assert blocked.returncode == 1, blocked.stderr
+    assert "holds the lock" in blocked.stderr and "alias was not changed" in blocked.stderr
+    assert lifecycle.live_indices(os_client, alias) == [first.index]
+
+    # The dead run's lock, as it is once its stale-after period has passed.
+    aged = lifecycle.utc_now() - dt.timedelta(hours=7)
+    os_client.index(
+        index=lifecycle.LOCK_INDEX,
+        id=alias,
+        body={**dead_lock, "acquired_at": aged.isoformat()},
+        refresh=True,
+    )
+    rerun = _index_command(again, alias)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["alias_moved"] is True and summary["indexed"] == 8
+    assert building[0].name in summary["cleaned_up"]
+    assert lifecycle.live_indices(os_client, alias) == [summary["index"]]
+    assert _lock(os_client, alias) is None, "the new run released the lock it took over"
+
+
+def test_index_command_exits_non_zero_when_a_gate_fails_and_keeps_the_alias(
+    os_client: OpenSearch, alias: str, tmp_path: Path
+) -> None:
+    first = _build(os_client, _write(tmp_path / "full.jsonl", _records(20)), alias)
+    short = _write(tmp_path / "short.jsonl", _records(5))
+    result = _index_command(short, alias, "--max-drop-ratio", "0.2")
+    assert result.returncode == 1, result.stdout
+    assert "fewer documents than the live index" in result.stderr
+    assert "the alias was not changed" in result.stderr
+    assert result.stdout == "", "no summary of a build that did not go live"
+    assert lifecycle.live_indices(os_client, alias) == [first.index]
+    failed = [v for v in lifecycle.list_versions(os_client, alias) if v.name != first.index]
+    assert [v.state for v in failed] == ["failed"]
+    assert _lock(os_client, alias) is None
 
 
 def test_delta_upserts_and_deletes(os_client: OpenSearch, alias: str, tmp_path: Path) -> None:
@@ -290,10 +348,22 @@ def test_swap_waits_for_replicas(os_client: OpenSearch, alias: str, tmp_path: Pa
     assert lifecycle.live_indices(os_client, alias) == [first.index]
 
 
+class SteppingClock:
+    """``time.monotonic`` that advances ``step`` seconds at each call."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
 def test_finished_index_is_merged_to_one_segment_per_shard(
-    os_client: OpenSearch, alias: str, tmp_path: Path
+    os_client: OpenSearch, alias: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from indexer.build import _merge_segments
+    from indexer import build
 
     scratch = f"{alias}-merge"
     os_client.indices.create(index=scratch, body={"settings": {"number_of_shards": 1}})
@@ -303,11 +373,24 @@ def test_finished_index_is_merged_to_one_segment_per_shard(
         os_client.indices.refresh(index=scratch)
     segments = os_client.indices.segments(index=scratch)["indices"][scratch]["shards"]["0"]
     assert segments[0]["num_search_segments"] == 3
-    assert _merge_segments(os_client, scratch, timeout=60) >= 0
+    with monkeypatch.context() as patched:
+        # The merge reads the clock once before and once after: it took one step.
+        patched.setattr(build, "time", SimpleNamespace(monotonic=SteppingClock(1.25)))
+        assert build._merge_segments(os_client, scratch, timeout=60) == 1.25
     segments = os_client.indices.segments(index=scratch)["indices"][scratch]["shards"]["0"]
     assert segments[0]["num_search_segments"] == 1
 
+    merges: list[float] = []
+
+    def timed_merge(client: OpenSearch, index: str, timeout: int) -> float:
+        merges.append(real_merge(client, index, timeout))
+        return merges[-1]
+
+    real_merge = build._merge_segments
+    monkeypatch.setattr(build, "_merge_segments", timed_merge)
     summary = _build(os_client, _write(tmp_path / "e.jsonl", _records(30)), alias, shards=2)
     shards = os_client.indices.segments(index=summary.index)["indices"][summary.index]["shards"]
     assert {s[0]["num_search_segments"] for s in shards.values()} <= {0, 1}
-    assert summary.merge_seconds >= 0
+    assert len(merges) == 1, "one merge per build"
+    assert summary.merge_seconds == merges[0]
+    assert 0 <= summary.merge_seconds <= summary.seconds

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ def _analyze(client: OpenSearch, body: dict[str, object]) -> list[str]:
     return [token["token"] for token in result["tokens"]]
 
 
+@pytest.mark.opensearch
 def test_node_answers_with_both_japanese_plugins_and_standard_modules(
     os_client: OpenSearch,
 ) -> None:
@@ -45,6 +47,7 @@ def test_node_answers_with_both_japanese_plugins_and_standard_modules(
     assert loaded >= REQUIRED_COMPONENTS
 
 
+@pytest.mark.opensearch
 @pytest.mark.parametrize(
     ("text", "expected", "why"),
     [
@@ -64,6 +67,7 @@ def test_icu_normalizer_nfkc(
     assert _analyze(os_client, body) == expected, why
 
 
+@pytest.mark.opensearch
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("やまだ きょうこ", ["ヤマダ キョウコ"]), ("はっとり", ["ハットリ"]), ("サトウ", ["サトウ"])],
@@ -79,6 +83,7 @@ def test_icu_transform_hiragana_to_katakana(
     assert _analyze(os_client, body) == expected
 
 
+@pytest.mark.opensearch
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -93,6 +98,7 @@ def test_kuromoji_tokenizer_splits_japanese_text(
     assert _analyze(os_client, {"tokenizer": "kuromoji_tokenizer", "text": text}) == expected
 
 
+@pytest.mark.opensearch
 def test_kuromoji_readingform_gives_katakana_readings(os_client: OpenSearch) -> None:
     body = {
         "tokenizer": "kuromoji_tokenizer",
@@ -102,27 +108,54 @@ def test_kuromoji_readingform_gives_katakana_readings(os_client: OpenSearch) -> 
     assert _analyze(os_client, body) == ["ヤマダ", "ショウテン"]
 
 
-def test_up_again_is_idempotent_and_downloads_nothing(opensearch_url: str) -> None:
+@dataclass(frozen=True)
+class RunningNode:
+    node: LocalNode
+    pid: int
+    """As the node itself reports it."""
+
+
+@pytest.fixture(scope="module")
+def our_node(os_client: OpenSearch, opensearch_url: str) -> RunningNode:
+    """The test node as ``mochinushi opensearch up`` manages it.
+
+    Whether the node is ours is asked of the node itself (its data path lies under the local
+    node's home), never of the code under test: a broken pid file or ``status`` command then
+    fails the tests below instead of skipping them. Only a cluster run elsewhere (another
+    MOCHINUSHI_TEST_OPENSEARCH_URL) skips them.
+    """
     settings = LocalNodeSettings()
     port = int(opensearch_url.rsplit(":", 1)[1])
     node = LocalNode(settings.home, settings.opensearch_version, port=port)
-    if node.read_pid() is None:
-        pytest.skip("the test cluster is not a node started by `mochinushi opensearch up`")
-    before = node.read_pid()
+    info = next(iter(os_client.nodes.info(metric="process,settings")["nodes"].values()))
+    data = info["settings"].get("path", {}).get("data", [])
+    data_paths = [data] if isinstance(data, str) else data
+    if not any(Path(path).is_relative_to(node.paths.root) for path in data_paths):
+        pytest.skip(f"the test cluster ({data_paths}) is not a node of {settings.home}")
+    return RunningNode(node, int(info["process"]["id"]))
+
+
+@pytest.mark.opensearch
+def test_up_again_is_idempotent_and_downloads_nothing(our_node: RunningNode) -> None:
+    before = our_node.node.read_pid()
+    assert before == our_node.pid, "the pid file names the process that serves the port"
     messages: list[str] = []
-    status = node.up(progress=messages.append)
+    status = our_node.node.up(progress=messages.append)
     assert status.running and status.pid == before
     assert messages == [], "a second `up` must neither fetch nor start anything"
 
 
-def test_cli_status_shows_version_and_plugins(opensearch_url: str) -> None:
-    port = opensearch_url.rsplit(":", 1)[1]
+@pytest.mark.opensearch
+def test_cli_status_shows_version_and_plugins(our_node: RunningNode) -> None:
+    port = str(our_node.node.port)
     result = CliRunner().invoke(app, ["opensearch", "status", "--port", port])
-    if "not running" in result.output:
-        pytest.skip("the test cluster is not a node started by `mochinushi opensearch up`")
     assert result.exit_code == 0, result.output
-    assert "2.15.0" in result.output
-    assert "analysis-icu" in result.output and "analysis-kuromoji" in result.output
+    lines = dict(line.split(":", 1) for line in result.output.splitlines() if ":" in line)
+    assert lines["version"].strip() == "2.15.0"
+    assert lines["health"].strip() in ("green", "yellow")
+    assert int(lines["pid"]) == our_node.pid
+    plugins = {name.strip() for name in lines["plugins"].split(",")}
+    assert {"analysis-icu", "analysis-kuromoji"} <= plugins
 
 
 # -- error paths (no node needed) -------------------------------------------------------------

@@ -6,6 +6,7 @@ catch a real regression in the analyzers, the query or matching.toml, not noise.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from matching.config import MatchingConfig
 from matching.finder import Finder, load_name_stats
 from relevance.evaluate import EvaluationReport, load_checks, report, run_check
 from relevance.synth import SynthConfig, generate, write_synth_set
+from tests.conftest import drop_alias
 
 pytestmark = pytest.mark.opensearch
 
@@ -33,22 +35,22 @@ def evaluation(
 ) -> Iterator[EvaluationReport]:
     folder: Path = tmp_path_factory.mktemp("synth")
     write_synth_set(generate(SynthConfig(records=12000, checks=800, seed=23)), folder)
-    alias = "test-relevance-floor"
-    for name in os_client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
-        os_client.indices.delete(index=name)
+    alias = f"test-relevance-floor-{uuid.uuid4().hex[:12]}"  # this run's own
     readings = default_reading_dictionary()
-    build_index(os_client, folder / "records.jsonl", BuildOptions(alias=alias), readings)
-    finder = Finder(
-        alias,
-        MatchingConfig.load(),
-        readings,
-        load_name_stats(os_client, alias),
-        request_timeout=30,
-    )
-    outcomes = [run_check(os_client, finder, item) for item in load_checks(folder / "checks.jsonl")]
-    yield report(outcomes, finder.config.threshold)
-    for name in os_client.indices.get(index=f"{alias}-*", expand_wildcards="all"):
-        os_client.indices.delete(index=name)
+    try:
+        build_index(os_client, folder / "records.jsonl", BuildOptions(alias=alias), readings)
+        finder = Finder(
+            alias,
+            MatchingConfig.load(),
+            readings,
+            load_name_stats(os_client, alias),
+            request_timeout=30,
+        )
+        checks = load_checks(folder / "checks.jsonl")
+        outcomes = [run_check(os_client, finder, item) for item in checks]
+        yield report(outcomes, finder.config.threshold)
+    finally:
+        drop_alias(os_client, alias)
 
 
 def test_recall_of_owners_and_false_found_rate(evaluation: EvaluationReport) -> None:

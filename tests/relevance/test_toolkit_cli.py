@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,15 @@ def test_synth_writes_extract_checks_and_manifest(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert sum(1 for _ in (tmp_path / "records.jsonl").open()) == 800
-    assert sum(1 for _ in (tmp_path / "checks.jsonl").open()) == 60
-    assert json.loads((tmp_path / "manifest.json").read_text())
+    checks = [json.loads(line) for line in (tmp_path / "checks.jsonl").open(encoding="utf-8")]
+    assert len(checks) == 60
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert (manifest["records"], manifest["checks"]) == (800, 60)
+    assert manifest["config"]["records"] == 800 and manifest["config"]["checks"] == 60
+    # The manifest describes the checks written beside it.
+    assert manifest["kinds"] == dict(Counter(check["kind"] for check in checks))
+    tags = Counter(tag for check in checks for tag in check["tags"])
+    assert {tag: n for tag, n in manifest["tags"].items() if n} == dict(tags)
 
 
 def test_eval_prints_per_pattern_table_and_writes_json_and_plot(

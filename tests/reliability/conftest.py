@@ -7,6 +7,8 @@ registered here until pyproject.toml lists them.
 
 from __future__ import annotations
 
+import random
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +16,9 @@ import pytest
 from opensearchpy import OpenSearch
 
 from analyzers.readings import default_reading_dictionary
-from bench.faults import drop_alias_indices
 from indexer.build import BuildOptions, build_index
-from tests.conftest import write_extract
+from mochinushi.localdev.node import TRANSPORT_PORT_OFFSET
+from tests.conftest import drop_alias, write_extract
 
 # A person on file (found by their own data, typed as a person would) and one who is not.
 TINY_RECORDS = [
@@ -52,6 +54,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_node_ports(size: int = 1) -> int:
+    """A base port such that ``size`` consecutive HTTP ports and their transport ports (100
+    higher) are all free now: a local node or cluster of its own, never one another run uses."""
+    for _ in range(200):
+        base = random.randrange(20000, 30000)
+        ports = [base + i + offset for i in range(size) for offset in (0, TRANSPORT_PORT_OFFSET)]
+        if all(_port_free(port) for port in ports):
+            return base
+    raise RuntimeError("no free block of ports for a local node")
+
+
 def build_tiny_index(client: OpenSearch, alias: str, folder: Path) -> str:
     """A versioned index with ``TINY_RECORDS`` behind ``alias``; returns the index name."""
     extract = write_extract(folder / f"{alias}.jsonl", TINY_RECORDS)
@@ -62,6 +84,8 @@ def build_tiny_index(client: OpenSearch, alias: str, folder: Path) -> str:
 @pytest.fixture()
 def tiny_alias(os_client: OpenSearch, unique_name: str, tmp_path: Path) -> Iterator[str]:
     """``TINY_RECORDS`` indexed on the shared test node under a fresh alias, dropped after."""
-    build_tiny_index(os_client, unique_name, tmp_path)
-    yield unique_name
-    drop_alias_indices(os_client, unique_name)
+    try:
+        build_tiny_index(os_client, unique_name, tmp_path)
+        yield unique_name
+    finally:
+        drop_alias(os_client, unique_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,38 +16,38 @@ from bench.faults import api_client, app_settings, check_found, drop_alias_indic
 from mochinushi.localdev.node import LocalNode
 from mochinushi.localdev.settings import LocalNodeSettings
 from search_api.app import create_app
-from tests.reliability.conftest import FOUND_CHECK, NOT_FOUND_CHECK, build_tiny_index
+from tests.reliability.conftest import (
+    FOUND_CHECK,
+    NOT_FOUND_CHECK,
+    build_tiny_index,
+    free_node_ports,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.opensearch]
 
-SPARE_PORT = 9250
-ALIAS = "faults-down-at-start"
 BOUND_SECONDS = 300  # a cold node start on a busy 2-core machine takes up to a minute
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture()
 def spare_node() -> Iterator[LocalNode]:
-    """A second single node on its own port, sharing the cached distribution; down at start."""
+    """A second single node on free ports of its own, sharing the cached distribution; down at
+    start, and its folder removed afterwards (each run starts a fresh one)."""
     settings = LocalNodeSettings()
-    node = LocalNode(settings.home, settings.opensearch_version, port=SPARE_PORT, heap="512m")
-    node.down()  # a node left running by an interrupted run would defeat "down at start"
-    if _listening(SPARE_PORT):
-        pytest.fail(f"port {SPARE_PORT} is used by a process that is not our spare node")
-    yield node
-    node.down()
+    port = free_node_ports()
+    node = LocalNode(settings.home, settings.opensearch_version, port=port, heap="512m")
+    try:
+        yield node
+    finally:
+        node.down()
+        shutil.rmtree(node.paths.root, ignore_errors=True)
 
 
 async def test_api_started_before_its_cluster_answers_once_the_cluster_is_up(
-    spare_node: LocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    spare_node: LocalNode, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, unique_name: str
 ) -> None:
+    alias = unique_name
     monkeypatch.setenv("MOCHINUSHI_OPENSEARCH_URL", spare_node.url)
-    app = create_app(app_settings(ALIAS), log_stream=io.StringIO())
+    app = create_app(app_settings(alias), log_stream=io.StringIO())
     async with asyncio.timeout(BOUND_SECONDS), api_client(app) as http:
         down = await http.post("/v1/existence-checks", json=FOUND_CHECK)
         assert down.status_code == 503 and down.json()["error"] == "search_unavailable"
@@ -58,12 +58,12 @@ async def test_api_started_before_its_cluster_answers_once_the_cluster_is_up(
         await asyncio.to_thread(spare_node.up)
         client = OpenSearch(hosts=[spare_node.url], timeout=60)
         try:
-            drop_alias_indices(client, ALIAS)
+            drop_alias_indices(client, alias)
             assert (await http.get("/readyz")).json()["reason"] == "alias missing"
-            await asyncio.to_thread(build_tiny_index, client, ALIAS, tmp_path)
+            await asyncio.to_thread(build_tiny_index, client, alias, tmp_path)
             assert (await http.get("/readyz")).json() == {"ready": True}
             assert await check_found(http, FOUND_CHECK) == (200, True)
             assert await check_found(http, NOT_FOUND_CHECK) == (200, False)
         finally:
-            drop_alias_indices(client, ALIAS)
+            drop_alias_indices(client, alias)
             client.close()

@@ -1,7 +1,8 @@
 """A data node SIGKILLed on a 3-node cluster while checks run (the scenario of bench/faults.py).
 
 Soak: starting the cluster, indexing and the load with a restart take about three minutes on a
-2-core machine. Writes bench/results/faults.json.
+2-core machine. Writes var/faults/faults.json (bench/results/faults.json with
+MOCHINUSHI_UPDATE_RESULTS=1).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ non-ASCII character is a leak, whatever spelling it is in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -39,9 +40,9 @@ from analyzers.kana import (
     remove_voicing,
 )
 from analyzers.kanji import fold_kanji
-from search_api.references import format_number, new_number
 from search_api.app import create_app
 from search_api.logs import ALLOWED_FIELDS
+from search_api.references import format_number, new_number
 from tests.conftest import CRAFTED_RECORDS
 from tests.security.support import (
     FULL_WIDTH,
@@ -380,18 +381,22 @@ def _split_opaque(where: str, text: str) -> tuple[str, str]:
     return "\n".join(scanned), "\n".join(opaque)
 
 
-@pytest.mark.parametrize("where", ["logs", "metrics", "other_loggers"])
-def test_no_submitted_value_in_logs_or_metrics(burst: Burst, where: str) -> None:
+def _leaks(burst: Burst, where: str) -> dict[str, str]:
+    """Each secret found in ``burst.<where>`` → what it is."""
     scanned, opaque = _split_opaque(where, getattr(burst, where))
-    secrets = _all_secrets(burst)
-    assert len(secrets) > 300, "the scan list must cover every spelling"
-    leaked = sorted(
-        f"{what}: {secret!r}"
-        for secret, what in secrets.items()
+    return {
+        secret: what
+        for secret, what in _all_secrets(burst).items()
         if (len(secret) >= 2 and secret in scanned)
         or (len(secret) >= MIN_CHARS_IN_RANDOM and secret in opaque)
-    )
-    assert not leaked, leaked
+    }
+
+
+@pytest.mark.parametrize("where", ["logs", "metrics", "other_loggers"])
+def test_no_submitted_value_in_logs_or_metrics(burst: Burst, where: str) -> None:
+    assert len(_all_secrets(burst)) > 300, "the scan list must cover every spelling"
+    leaked = _leaks(burst, where)
+    assert not leaked, sorted(f"{what}: {secret!r}" for secret, what in leaked.items())
 
 
 def test_the_scan_would_see_a_leak(burst: Burst) -> None:
@@ -404,3 +409,32 @@ def test_the_scan_would_see_a_leak(burst: Burst) -> None:
         assert spelling in secrets, spelling
     assert "高橋" in secrets and "髙橋" in secrets
     assert burst.tokens[0] in secrets and STAFF_KEY in secrets
+
+
+def _log_line(**fields: str) -> str:
+    line = {"ts": "2026-11-27T12:00:00.000+00:00", "level": "info", "logger": "mochinushi"}
+    return json.dumps({**line, **fields}, ensure_ascii=False)
+
+
+def test_the_scan_catches_planted_leaks(burst: Burst) -> None:
+    """Leaks planted in each stream, in the spellings and places a real leak could take, are
+    all reported; the burst as recorded has none (``test_no_submitted_value_…``)."""
+    token = burst.tokens[0]
+    leaky = dataclasses.replace(
+        burst,
+        logs="\n".join(
+            [
+                burst.logs.rstrip("\n"),
+                _log_line(event="check.completed", outcome="ﾔﾏﾀﾞｷｮｳｺ"),  # half-width, unspaced
+                _log_line(event="http.request", route="/v1/reference-tokens/" + token),
+                _log_line(event="http.request", request_id=STAFF_KEY),  # in a random-id field
+            ]
+        ),
+        metrics=burst.metrics + '\nmochinushi_checks_total{outcome="S13.5.3"} 1.0',
+        other_loggers=burst.other_loggers + "\nuvicorn INFO 山田 京子 埼玉県浦和市\n",
+    )
+    assert {"ﾔﾏﾀﾞｷｮｳｺ", token, STAFF_KEY} <= set(_leaks(leaky, "logs"))
+    assert "S13.5.3" in _leaks(leaky, "metrics")
+    assert {"山田", "京子", "埼玉県浦和市"} <= set(_leaks(leaky, "other_loggers"))
+    for where in ("logs", "metrics", "other_loggers"):
+        assert not _leaks(burst, where), where

@@ -123,7 +123,28 @@ def _outcome(parse: Any, text: str) -> object:
         return type(error)
 
 
-def test_date_message_catalogue_is_complete() -> None:
+@pytest.mark.parametrize(
+    ("text", "ledger", "error", "phrase"),
+    [
+        ("x", True, DateFormatError, "expected a ledger date"),
+        ("x", False, DateFormatError, "expected a date such as"),
+        ("昭和0年1月1日", False, InvalidDateError, "era year starts at 1"),
+        ("1938-02-30", False, InvalidDateError, "not a real calendar date"),
+        ("大正1年1月1日", False, InvalidDateError, "outside the era given"),
+        ("2999-01-01", False, InvalidDateError, "cannot be in the future"),
+    ],
+)
+def test_date_message_catalogue_holds_each_refusal(
+    text: str, ledger: bool, error: type[Exception], phrase: str
+) -> None:
+    """Each trigger raises its own kind of refusal, and its message is in the catalogue."""
+    with pytest.raises(error) as raised:
+        parse_ledger_date(text) if ledger else parse_user_date(text, today=TODAY)
+    assert phrase in str(raised.value)
+    assert str(raised.value) in DATE_MESSAGES
+
+
+def test_date_message_catalogue_has_one_message_per_refusal() -> None:
     assert len(DATE_MESSAGES) == 6, sorted(DATE_MESSAGES)
 
 
@@ -409,7 +430,9 @@ csv_text = st.builds(
 newline = st.sampled_from([b"\n", b"\r\n"])
 
 
-def _read_all(raw: bytes, suffix: str, encoding: str, delta: bool) -> None:
+def _read_all(
+    raw: bytes, suffix: str, encoding: str, delta: bool
+) -> tuple[ReadSummary, list[Record | Quarantined]]:
     """Read ``raw`` as an extract; check the accounting invariants; raise ExtractFormatError."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"extract{suffix}"
@@ -432,6 +455,7 @@ def _read_all(raw: bytes, suffix: str, encoding: str, delta: bool) -> None:
     for item in items:
         if isinstance(item, Quarantined):
             assert re.fullmatch(r"[a-z_]+(:[a-z_]+)?", item.reason), item.reason
+    return summary, items
 
 
 def _read_tolerating_format_errors(raw: bytes, suffix: str, encoding: str, delta: bool) -> None:
@@ -511,7 +535,11 @@ def test_read_extract_on_random_jsonl(lines: list[str], eol: bytes, delta: bool)
 def test_a_valid_csv_line_survives_the_fuzzers_invariants() -> None:
     """The invariant checker accepts a good file and counts its record (not vacuous)."""
     good = "record_id,name_kana,birth_date,gender\nR1,ヤマダ ハナコ,5-130503,2\nR1,ヤマダ,x,9\n"
-    _read_all(good.encode(), ".csv", "utf-8", False)
+    summary, items = _read_all(good.encode(), ".csv", "utf-8", False)
+    assert (summary.read, summary.records, summary.quarantined) == (2, 1, 1)
+    record, refused = items
+    assert isinstance(record, Record) and record.record_id == "R1" and record.line_number == 2
+    assert isinstance(refused, Quarantined) and refused.line_number == 3
     with pytest.raises(ExtractFormatError) as refused:
         _read_all(b"name_kana\nR1\n", ".csv", "utf-8", False)
     assert FORMAT_ERROR_SHAPES.fullmatch(str(refused.value)), str(refused.value)

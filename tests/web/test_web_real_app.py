@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, expect
 
 from mochinushi.settings import Settings
 from search_api.app import create_app
+from search_api.routers.web import STAFF_MESSAGES
 from search_api.tokens import TokenKeyRing, issue_token
 from search_api.web.pages import BUSY_MESSAGE
 from tests.conftest import TEST_OPENSEARCH_URL
@@ -29,7 +30,8 @@ from tests.web.test_web_browser import FOUND_HEADING, NOT_FOUND_HEADING, fill_ch
 TOKEN_SECRET = "web-tests-token-secret-0123456789"
 PERSONAL = ("やまだ", "ヤマダ", "きょうこ", "キョウコ", "山田", "京子", "1938", "昭和13")
 
-# The person the lead's ``indexed_alias`` fixture must hold a record for (CONTRACTS §4 example).
+# The person the ``indexed_alias`` fixture (tests/conftest.py) holds a record for: record R-SMALL,
+# keyed ヤマダ キヨウコ, born 昭和13年5月3日, female.
 CONTRACT_PERSON = {
     "surname_kana": "やまだ",
     "given_name_kana": "きょうこ",
@@ -153,6 +155,44 @@ def test_the_staff_page_resolves_exactly_as_the_api_does(
     assert not any(value in logs for value in PERSONAL)
 
 
+class FutureClock:
+    """The app's clock, ``days`` ahead of the real one: tokens issued now have expired."""
+
+    def __init__(self, days: int) -> None:
+        self.ahead = dt.timedelta(days=days)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.ahead
+
+
+def test_the_staff_page_says_an_expired_token_is_gone(log_stream: io.StringIO) -> None:
+    """410 through the real app: the page explains the expiry, exactly as the API says 410."""
+    ttl_days = 90
+    check = {
+        "surname_kana": "やまだ",
+        "given_name_kana": "きょうこ",
+        "birth_date": "昭和13年5月3日",
+        "gender": "F",
+    }
+    token, _ = issue_token(TokenKeyRing(TOKEN_SECRET), ["R1"], check, dt.datetime.now(dt.UTC))
+    later = create_app(
+        settings(token_ttl_days=ttl_days), clock=FutureClock(ttl_days + 1), log_stream=log_stream
+    )
+    with TestClient(wired(later)) as client:
+        api = client.get(
+            f"/v1/reference-tokens/{token}", headers={"Authorization": f"Bearer {STAFF_KEY}"}
+        )
+        assert api.status_code == 410
+        page = client.post("/staff/resolve", data={"staff_key": STAFF_KEY, "token": token})
+        assert page.status_code == 410
+        assert page.headers["cache-control"] == "no-store"
+        assert STAFF_MESSAGES[410][1] in page.text
+        assert 'class="record-id"' not in page.text, "no record of an expired token is shown"
+        metrics = client.get("/metrics").text
+        assert 'mochinushi_token_resolutions_total{result="expired"} 2.0' in metrics
+    assert token not in log_stream.getvalue() and STAFF_KEY not in log_stream.getvalue()
+
+
 @pytest.mark.browser
 def test_busy_in_the_browser_with_the_real_app(browser: Browser, shots: Shots) -> None:
     app = wired(create_app(settings(), log_stream=io.StringIO()))
@@ -172,22 +212,18 @@ def test_busy_in_the_browser_with_the_real_app(browser: Browser, shots: Shots) -
 
 @pytest.mark.opensearch
 @pytest.mark.browser
-def test_real_backend_flow(request: pytest.FixtureRequest, browser: Browser, shots: Shots) -> None:
+def test_real_backend_flow(indexed_alias: str, browser: Browser, shots: Shots) -> None:
     """Found, printed, resolved by staff; and not found — on the real node.
 
-    TODO(lead): provide the ``indexed_alias`` fixture (the alias name, a ``str``) over an index
-    that holds a record for ``CONTRACT_PERSON`` (ヤマダ キョウコ, 1938-05-03, F) and none for
-    ``NOBODY``.
+    ``indexed_alias`` holds a record for ``CONTRACT_PERSON`` and none for ``NOBODY``; a missing
+    fixture or route is an error here, never a skip.
     """
-    try:
-        alias = request.getfixturevalue("indexed_alias")
-    except pytest.FixtureLookupError:
-        pytest.skip("TODO(lead): the indexed_alias fixture is not provided yet")
-    assert isinstance(alias, str)
     app = wired(
         create_app(
             settings(
-                opensearch_url=TEST_OPENSEARCH_URL, alias=alias, opensearch_timeout_seconds=5.0
+                opensearch_url=TEST_OPENSEARCH_URL,
+                alias=indexed_alias,
+                opensearch_timeout_seconds=5.0,
             ),
             log_stream=io.StringIO(),
         )
