@@ -7,16 +7,31 @@ STAMP  := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
+PROMTOOL := $(BIN)/promtool
 
-.PHONY: install opensearch browser-deps test demo lint bench clean-node relevance screenshots soak audit
+.PHONY: install lock opensearch browser-deps monitoring-deps test demo lint bench clean-node relevance screenshots soak audit openapi
 
-$(STAMP): pyproject.toml
+# Exactly the versions and hashes of requirements.lock (the dev extra, which includes the
+# relevance one), then the project itself without resolving anything: every machine gets the
+# same reading dictionary and libraries, hence the same match keys.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Renew the locks after editing pyproject.toml (pins already there are kept; add
+# LOCK_UPGRADE=--upgrade to move everything to the newest allowed versions). docker/ gets the
+# runtime subset, at the same versions.
+UV_VERSION := 0.13.9
+UV := $(VENV)/lock-tools/bin/uv
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
+lock:
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV)/lock-tools && $(VENV)/lock-tools/bin/pip install -q uv==$(UV_VERSION); }
+	$(UV) pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(LOCK_UPGRADE) -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -c requirements.lock -o docker/requirements.lock
 
 opensearch: install
 	$(BIN)/mochinushi opensearch up
@@ -32,8 +47,26 @@ browser-deps:
 	  fi; \
 	fi
 
-test: opensearch browser-deps
+# promtool checks and unit-tests the alert rules (tests/ops/test_monitoring.py): Debian's, taken
+# out of the `prometheus` package without installing it (which would start a server).
+monitoring-deps: $(PROMTOOL)
+$(PROMTOOL): | $(STAMP)
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; \
+	else \
+	  tmp=$$(mktemp -d) && cd $$tmp && \
+	  if ! apt-get download -qq prometheus 2>/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get download -qq prometheus; \
+	    else echo "missing promtool: sudo apt-get update, or install Prometheus' promtool on PATH" >&2; exit 1; fi; \
+	  fi && dpkg-deb -x prometheus_*.deb root && cp root/usr/bin/promtool $(CURDIR)/$@ && \
+	  cd / && rm -rf $$tmp; \
+	fi
+
+test: opensearch browser-deps monitoring-deps
 	$(BIN)/python -m pytest -q
+
+# docs/openapi.json, for front-end developers (tests/ops/test_openapi_document.py keeps it in sync).
+openapi: install
+	MOCHINUSHI_UPDATE_OPENAPI=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ops/test_openapi_document.py
 
 demo: opensearch
 	$(BIN)/mochinushi demo
