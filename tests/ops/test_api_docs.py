@@ -11,19 +11,17 @@ real-looking name either.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Route
 
 from mochinushi.settings import Settings
 from search_api.app import DOCS_ASSETS, STATIC_DOCS, create_app
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.ops.conftest import MAPPED_HOST
 from tests.web.support import serve
 
-MAPPED_HOST = "docs.mochinushi.test"
 LOCAL_SCHEMES = ("data", "blob", "about")
 
 PAGES = {
@@ -43,30 +41,16 @@ def docs_server() -> Iterator[str]:
         yield base_url
 
 
-@pytest.fixture(scope="module")
-def mapped_browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make browser-deps` installs it")
-    playwright: Playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {MAPPED_HOST} 127.0.0.1"],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("host", ["127.0.0.1", MAPPED_HOST])
 @pytest.mark.parametrize("path", sorted(PAGES))
 def test_docs_page_asks_no_other_host(
-    mapped_browser: Browser, docs_server: str, host: str, path: str
+    ops_browser: Browser, docs_server: str, host: str, path: str
 ) -> None:
     port = urlsplit(docs_server).port
     base = f"http://{host}:{port}"
     requested: list[str] = []
-    context = mapped_browser.new_context(service_workers="block")
+    context = ops_browser.new_context(service_workers="block")
     context.on("request", lambda request: requested.append(request.url))
 
     def only_this_host(route: Route) -> None:
