@@ -1,8 +1,8 @@
-"""Table tests for analyzers.dates: every date shape and era edge of DOMAIN.md."""
+"""Table tests for analyzers.dates: every date shape a ledger or a person writes, and each
+era edge (first and last days of 明治, 大正, 昭和, 平成 and 令和)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 import pytest
@@ -273,12 +273,45 @@ any_birth_dates = st.builds(
 )
 
 
-@given(st.text())
-def test_parsers_raise_only_documented_errors(text: str) -> None:
-    with contextlib.suppress(DateFormatError):
-        parse_ledger_date(text)
-    with contextlib.suppress(DateFormatError, InvalidDateError):
-        parse_user_date(text, today=TODAY)
+def _typed(day: dt.date, style: int) -> str:
+    """``day`` as a ledger or a person may write it."""
+    era = to_era(BirthDate(day.year, day.month, day.day))
+    if style == 0 or era is None:
+        return day.isoformat()
+    if style == 1:
+        return f"{day.year}/{day.month}/{day.day}"
+    return f"{era[0]}{era[1]}年{day.month}月{day.day}日"
+
+
+date_shaped_text = st.one_of(
+    st.text(),
+    st.from_regex(r"\s*\d{1,4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s*", fullmatch=True),
+    st.from_regex(
+        r"(明治|大正|昭和|平成|令和|[MTSHR])\d{1,2}[年.]\d{1,2}[月.]\d{1,2}日?", fullmatch=True
+    ),
+    st.from_regex(r"[13579]-?\d{6}|\d{8}", fullmatch=True),
+    st.builds(_typed, st.dates(dt.date(1868, 1, 25), dt.date(2100, 12, 31)), st.integers(0, 2)),
+)
+
+
+@given(date_shaped_text)
+def test_parsers_raise_only_documented_errors_and_otherwise_give_a_date(text: str) -> None:
+    """Any text is refused with a documented error or read as a date; a ledger date reads back
+    from its own key, and a date a person typed is a real day that is not in the future."""
+    try:
+        ledger = parse_ledger_date(text)
+    except DateFormatError:
+        pass
+    else:
+        assert len(ledger.key) == 8 and ledger.key.isdigit(), ledger
+        assert parse_ledger_date(ledger.key) == ledger
+    try:
+        typed = parse_user_date(text, today=TODAY)
+    except (DateFormatError, InvalidDateError):
+        pass
+    else:
+        day = typed.as_date()
+        assert day is not None and day <= TODAY, typed
 
 
 @given(real_dates)

@@ -1,4 +1,5 @@
-"""Table tests for analyzers.kana: every kana keying error of DOMAIN.md, plus properties."""
+"""Table tests for analyzers.kana: each way kana get keyed wrong in the ledgers (small kana keyed
+large, voicing marks lost, long vowels, old kana, look-alike kana, half width), plus properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Table tests for analyzers.kanji: every variant form DOMAIN.md names, and validation."""
+"""Table tests for analyzers.kanji: the old and variant forms names are keyed in (髙/高,
+邊/邉/辺, 﨑/崎, …), and validation."""
 
 from __future__ import annotations
 

@@ -33,23 +33,41 @@ def value(metrics: ServiceMetrics, name: str, **labels: str) -> float:
     return samples(metrics)[(name, frozenset(labels.items()))]
 
 
-def test_enumerations_match_the_contract() -> None:
-    assert set(CHECK_OUTCOMES) == {"found", "not_found", "unavailable", "invalid", "rate_limited"}
-    assert set(BACKEND_ERROR_KINDS) == {
-        "timeout",
-        "unreachable",
-        "shard_failure",
-        "unservable_index",
-        "other",
+@pytest.mark.parametrize(
+    ("family", "label", "enumeration", "expected"),
+    [
+        (
+            "mochinushi_checks_total",
+            "outcome",
+            CHECK_OUTCOMES,
+            {"found", "not_found", "unavailable", "invalid", "rate_limited"},
+        ),
+        (
+            "mochinushi_backend_errors_total",
+            "kind",
+            BACKEND_ERROR_KINDS,
+            {"timeout", "unreachable", "shard_failure", "unservable_index", "other"},
+        ),
+        (
+            "mochinushi_token_resolutions_total",
+            "result",
+            TOKEN_RESOLUTION_RESULTS,
+            {"ok", "unknown", "mistyped", "expired", "unauthorized", "rate_limited"},
+        ),
+    ],
+)
+def test_each_enumeration_is_exactly_the_series_exposed_at_zero(
+    family: str, label: str, enumeration: tuple[str, ...], expected: set[str]
+) -> None:
+    """The documented label values, each once; and a fresh registry exposes exactly one series
+    per value, at zero, before the first event (dashboards and ``rate()`` see them all)."""
+    assert sorted(enumeration) == sorted(expected), "each value once, and no other"
+    exposed = {
+        dict(labels)[label]: sample_value
+        for (name, labels), sample_value in samples(ServiceMetrics()).items()
+        if name == family
     }
-    assert set(TOKEN_RESOLUTION_RESULTS) == {
-        "ok",
-        "unknown",
-        "mistyped",
-        "expired",
-        "unauthorized",
-        "rate_limited",
-    }
+    assert exposed == dict.fromkeys(expected, 0.0)
 
 
 def test_uses_its_own_registry_not_the_global_one() -> None:

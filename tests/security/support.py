@@ -71,7 +71,7 @@ ERAS_BY_START = [
 
 
 def render_date(day: dt.date, style: int) -> str:
-    """``day`` in one of the spellings people type (CONTRACTS §4 and analyzers/dates.py)."""
+    """``day`` in one of the spellings people type (the API accepts each; analyzers/dates.py)."""
     start, name, initial = next(era for era in ERAS_BY_START if day >= era[0])
     era_year = day.year - start.year + 1
     year = "元" if era_year == 1 and style % 2 else str(era_year)
