@@ -738,6 +738,64 @@ def references_cleanup_command() -> None:
     typer.echo(f"deleted {deleted} expired reference entries from {settings.reference_index}")
 
 
+# --- the campaign report (search_api/report.py) -------------------------------------------------
+
+
+@app.command("report")
+def report_command(
+    first: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD (Japan time)")],
+    last: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD, inclusive")],
+    by: Annotated[str, typer.Option("--by", help="channel or office")] = "channel",
+    output: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="PNG: checks and resolutions per day by channel")
+    ] = None,
+) -> None:
+    """The campaign's daily counts per channel (or office): checks, outcomes, numbers issued and
+    resolved, median days from issue to resolution."""
+    import asyncio
+    import datetime as dt
+
+    from mochinushi.clients import api_client
+    from search_api.report import campaign_report, plot_report, report_csv, report_table
+
+    if by not in ("channel", "office"):
+        raise _fail("--by must be channel or office", 2)
+    if output not in ("table", "csv"):
+        raise _fail("--format must be table or csv", 2)
+    try:
+        first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    except ValueError:
+        raise _fail("--from and --to must be dates such as 2026-12-01", 2) from None
+    if last_day < first_day:
+        raise _fail("--to must not be before --from", 2)
+    settings = Settings()
+
+    async def run() -> Any:
+        client = api_client(settings)
+        try:
+            return await campaign_report(
+                client,
+                settings.report_index,
+                first_day,
+                last_day,
+                by,  # type: ignore[arg-type]
+            )
+        finally:
+            await client.close()
+
+    try:
+        rows = asyncio.run(run())
+    except Exception as error:
+        raise _fail(f"the report could not be read ({type(error).__name__})") from None
+    typer.echo(report_csv(rows, by) if output == "csv" else report_table(rows, by), nl=False)  # type: ignore[arg-type]
+    if output == "table":
+        typer.echo("")
+    if plot is not None:
+        plot_report(rows, str(plot))
+        _say(f"plot written to {plot}")
+
+
 def main() -> None:
     app(prog_name="mochinushi")
 

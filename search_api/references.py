@@ -172,6 +172,7 @@ def reference_mapping() -> dict[str, Any]:
         "properties": {
             "sealed": {"type": "keyword", "index": False, "doc_values": False},
             "expires_at": {"type": "date", "format": "epoch_second"},
+            "resolved": {"type": "boolean"},
         },
     }
 
@@ -202,9 +203,16 @@ class ReferenceStore:
             body={"index_patterns": [self.index], "priority": 1000, "template": body},
             params={"request_timeout": self.timeout},
         )
-        if not await self.client.indices.exists(
+        if await self.client.indices.exists(
             index=self.index, params={"request_timeout": self.timeout}
         ):
+            # An index made by an earlier version gets the fields added since (never removed).
+            await self.client.indices.put_mapping(
+                index=self.index,
+                body=reference_mapping(),
+                params={"request_timeout": self.timeout},
+            )
+        else:
             try:
                 await self.client.indices.create(
                     index=self.index,
@@ -240,6 +248,36 @@ class ReferenceStore:
 
     async def get(self, ring: TokenKeyRing, number: str) -> str | None:
         """The sealed token stored under ``number`` (by any key of the ring), or None."""
+        found = await self.find(ring, number)
+        return found[1] if found is not None else None
+
+    async def mark_resolved(self, doc_id: str) -> bool:
+        """Record that staff resolved this entry; True only for its first resolution (the
+        campaign report counts each number once)."""
+        script = (
+            "if (ctx._source.resolved == true) { ctx.op = 'noop' } "
+            "else { ctx._source.resolved = true }"
+        )
+        for attempt in range(2):
+            try:
+                response = await self.client.update(
+                    index=self.index,
+                    id=doc_id,
+                    body={"script": {"source": script, "lang": "painless"}},
+                    params={"request_timeout": self.timeout, "retry_on_conflict": "5"},
+                )
+            except RequestError as error:
+                # An index of an earlier version: add the field, then once more.
+                if attempt == 0 and "strict_dynamic_mapping" in str(error.error):
+                    self._ready = False
+                    await self.ensure_index()
+                    continue
+                raise
+            return bool(response.get("result") == "updated")
+        return False
+
+    async def find(self, ring: TokenKeyRing, number: str) -> tuple[str, str] | None:
+        """``(document id, sealed token)`` stored under ``number`` (by any key), or None."""
         try:
             response = await self.client.mget(
                 index=self.index,
@@ -257,7 +295,7 @@ class ReferenceStore:
                 raise ReferenceStoreUnavailable("doc_error")
             if doc.get("found"):
                 sealed = doc.get("_source", {}).get("sealed")
-                return sealed if isinstance(sealed, str) else None
+                return (str(doc["_id"]), sealed) if isinstance(sealed, str) else None
         return None
 
     async def cleanup(self, now: dt.datetime) -> int:

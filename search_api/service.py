@@ -50,6 +50,7 @@ from search_api.references import (
     new_number,
     parse_number,
 )
+from search_api.report import CampaignRecorder
 from search_api.tokens import (
     ReferencePayload,
     TokenExpired,
@@ -144,6 +145,12 @@ def service_parts(settings: Settings, client: AsyncOpenSearch) -> dict[str, Any]
         ),
         "partners": PartnerRegistry(settings.partner_keys_text()),
         "trusted_proxies": TrustedProxies(settings.forwarded_allow_ips),
+        "report": CampaignRecorder(
+            client,
+            settings.report_index,
+            flush_seconds=settings.report_flush_seconds,
+            timeout=max(settings.opensearch_timeout_seconds, 10.0),
+        ),
     }
 
 
@@ -207,6 +214,7 @@ class Service:
     partner_limiter: Limiter | None = None
     partners: PartnerRegistry = field(default_factory=lambda: PartnerRegistry(""))
     trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(""))
+    report: CampaignRecorder | None = None
     _served: ServedIndex | None = None
     _served_at: float = 0.0
     _finder: Finder | None = None
@@ -223,9 +231,12 @@ class Service:
     def count_check(
         self, outcome: CheckOutcome, channel: str = "web", office: str | None = None
     ) -> None:
-        """One check's outcome: the metrics (channel label, never the office)."""
+        """One check's outcome: the metrics (channel label, never the office) and the campaign
+        report (channel and office)."""
         self.metrics.count_check(outcome)
         self.metrics.count_channel_check(channel, outcome)
+        if self.report is not None:
+            self.report.check(outcome, channel, office, self.clock())
 
     def authenticate_partner(self, authorization: str | None) -> Partner | Literal[False] | None:
         """The partner of a check (None: the web channel; False: a key no partner has)."""
@@ -240,8 +251,11 @@ class Service:
             self.count_check("invalid")
 
     async def close(self) -> None:
-        """At shutdown: let a running cleanup finish, then close the cluster client."""
+        """At shutdown: let a running cleanup finish, flush the campaign counts, then close the
+        cluster client."""
         await self.references.close()
+        if self.report is not None:
+            await self.report.close()
         await self.client.close()
 
     # -- the served index ----------------------------------------------------------------------
@@ -355,6 +369,8 @@ class Service:
             except NumberCollision:
                 continue
             self.references.maybe_cleanup(now, on_error=self._cleanup_failed)
+            if self.report is not None:
+                self.report.issued(channel, office, now)
             return format_number(number)
         raise ReferenceStoreUnavailable("collisions")
 
@@ -473,6 +489,9 @@ class Service:
                     found = found or StaffKey(candidate, office)
         return found
 
+    def staff_key_valid(self, authorization: str) -> bool:
+        return self._staff_key(authorization) is not None
+
     async def resolve_token(self, token: str, authorization: str, request_id: str) -> ApiResult:
         """Staff resolution of a reference number (or a v1.0 sealed token): 401 without a valid
         key, 429 past the staff key's limit, 404 mistyped or unknown, 410 expired, 503 when the
@@ -513,6 +532,7 @@ class Service:
                 )
 
         compact = "".join(token.split())
+        doc_id: str | None = None
         if looks_like_sealed_token(compact):
             sealed: str | None = compact  # printed before v1.1: the token itself
         else:
@@ -523,7 +543,7 @@ class Service:
                 body = MISTYPED_EXCLUDED_BODY if mistyped.excluded_character else MISTYPED_BODY
                 return ApiResult(404, dict(body))
             try:
-                sealed = await self.references.get(self.ring, number)
+                found = await self.references.find(self.ring, number)
             except ReferenceStoreUnavailable as error:
                 self.metrics.count_backend_error("other")
                 log_request_event(
@@ -534,6 +554,7 @@ class Service:
                     error_kind="reference_store_" + error.kind,
                 )
                 return UNAVAILABLE
+            doc_id, sealed = found if found is not None else (None, None)
         if sealed is None:
             audit("unknown", None)
             return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
@@ -548,7 +569,28 @@ class Service:
             audit("unknown", None)
             return ApiResult(404, dict(UNKNOWN_TOKEN_BODY))
         audit("ok", payload.token_id)
+        await self._count_resolution(doc_id, payload)
         return ApiResult(200, resolution_body(payload))
+
+    async def _count_resolution(self, doc_id: str | None, payload: ReferencePayload) -> None:
+        """The campaign report counts each number's first resolution, under the channel and
+        office that issued it (a v1.0 token, which has no entry to mark, every time)."""
+        if self.report is None:
+            return
+        first = True
+        if doc_id is not None:
+            try:
+                first = await self.references.mark_resolved(doc_id)
+            except Exception as error:  # the resolution stands; only the count is missed
+                first = False
+                log_event(
+                    self.logger,
+                    "report.resolution_not_marked",
+                    level=logging.WARNING,
+                    error_kind=type(error).__name__,
+                )
+        if first:
+            self.report.resolved(payload.channel, payload.office, payload.issued_at, self.clock())
 
     # -- readiness -----------------------------------------------------------------------------
 

@@ -183,7 +183,7 @@ def test_the_store_keeps_only_a_sealed_blob_under_a_keyed_hash(
     assert _run(_with_store(reference_index, put_and_get)) == sealed
     mapping = os_client.indices.get_mapping(index=reference_index)[reference_index]["mappings"]
     assert mapping["dynamic"] == "strict"
-    assert set(mapping["properties"]) == {"sealed", "expires_at"}
+    assert set(mapping["properties"]) == {"sealed", "expires_at", "resolved"}
     os_client.indices.refresh(index=reference_index)
     raw = json.dumps(os_client.search(index=reference_index)["hits"], ensure_ascii=False)
     for value in (number, number.lower(), format_number(number), "R1", *PERSONAL):
