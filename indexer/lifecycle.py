@@ -29,10 +29,11 @@ from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError, 
 
 from mappings import MAPPING_VERSION, mapping_version_of
 from matching.finder import SearchUnavailable, ServedIndex, served_index
+from matching.index_meta import BUILT_AT_KEY
 
 LOCK_INDEX = ".mochinushi-locks"
 
-BUILT_AT_META_KEY = "built_at"
+BUILT_AT_META_KEY = BUILT_AT_KEY
 """``_meta`` key of a finished index: when its build passed the gates (ISO 8601, UTC). The API
 exports it as ``mochinushi_served_index_build_timestamp_seconds``; the monitoring alerts when
 the index served is older than a nightly build should allow."""

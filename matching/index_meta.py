@@ -17,6 +17,10 @@ from matching import fields
 
 NAME_STATS_KEY = "name_stats"
 
+BUILT_AT_KEY = "built_at"
+"""When the build of a finished index passed its gates (ISO 8601, UTC): written by the indexer,
+exported by the API as ``mochinushi_served_index_build_timestamp_seconds``."""
+
 STATS_TOP_NAMES = 20000
 """How many of the most frequent surname and given-name keys travel in the index ``_meta``, for
 the scorer's frequency adjustment and to tell a real other name from a keying slip (about

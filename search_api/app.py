@@ -32,8 +32,8 @@ from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analyzers.readings import ReadingDictionary, default_reading_dictionary
-from indexer.lifecycle import BUILT_AT_META_KEY
 from matching.config import MatchingConfig
+from matching.index_meta import BUILT_AT_KEY
 from mochinushi.clients import api_client
 from mochinushi.settings import Settings
 from search_api.logs import configure_logging
@@ -272,10 +272,10 @@ async def _index_built_at(client: AsyncOpenSearch, index: str) -> float:
     """When the build of ``index`` finished (its ``_meta``); for an index built before builds
     recorded that, when it was created."""
     mapping = await client.indices.get_mapping(
-        index=index, params={"filter_path": f"*.mappings._meta.{BUILT_AT_META_KEY}"}
+        index=index, params={"filter_path": f"*.mappings._meta.{BUILT_AT_KEY}"}
     )
     for body in mapping.values():
-        value = body["mappings"]["_meta"][BUILT_AT_META_KEY]
+        value = body["mappings"]["_meta"][BUILT_AT_KEY]
         return dt.datetime.fromisoformat(value).timestamp()
     settings = await client.indices.get_settings(index=index, name="index.creation_date")
     return int(settings[index]["settings"]["index"]["creation_date"]) / 1000

@@ -14,8 +14,10 @@ from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 MAPPED_HOST = "docs.mochinushi.test"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ops_browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API runs one instance per thread, and tests/web starts
+    its own for the session after these modules are done."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no Chromium at {CHROMIUM}: `make browser-deps` installs it")
     with sync_playwright() as playwright:

@@ -3,12 +3,14 @@
 The shared test node serves when its ``path.repo`` is set (every node ``mochinushi opensearch
 up`` started since ``path.repo`` was written); a node started before that has none, and the
 setting cannot be changed on a running node, so the test then starts a throw-away node of its
-own (port 9250, removed afterwards) — the same code path either way.
+own (on free ports, removed afterwards: concurrent runs of the suite do not meet) — the same
+code path either way.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
@@ -23,13 +25,12 @@ from analyzers.readings import default_reading_dictionary
 from indexer import lifecycle
 from indexer.build import BuildOptions, build_index
 from mochinushi.cli import app
-from mochinushi.localdev.node import LocalCluster, LocalNode
+from mochinushi.localdev.node import TRANSPORT_PORT_OFFSET, LocalCluster, LocalNode
 from mochinushi.localdev.settings import LocalNodeSettings
 from tests.conftest import TEST_OPENSEARCH_URL, write_extract
 
 pytestmark = pytest.mark.opensearch
 
-THROWAWAY_PORT = 9250
 RECORDS = [
     {"record_id": "S1", "name_kana": "ヤマダ ハナコ", "birth_date": "1938-05-03", "gender": "F"},
     {"record_id": "S2", "name_kana": "サトウ イチロウ", "birth_date": "1931-02-11", "gender": "M"},
@@ -43,6 +44,23 @@ class SnapshotNode:
     client: OpenSearch
     repo_root: Path
     """The node's ``path.repo`` (a relative repository location lands under it)."""
+
+
+def _free_http_port() -> int:
+    """A free port whose transport port (``+ TRANSPORT_PORT_OFFSET``) is free too."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port + TRANSPORT_PORT_OFFSET > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + TRANSPORT_PORT_OFFSET))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports")
 
 
 def _path_repo(client: OpenSearch) -> list[str]:
@@ -64,8 +82,7 @@ def snapshot_node() -> Iterator[SnapshotNode]:
         return
     shared.close()
     settings = LocalNodeSettings()
-    node = LocalNode(settings.home, settings.opensearch_version, THROWAWAY_PORT, heap="512m")
-    node.down()
+    node = LocalNode(settings.home, settings.opensearch_version, _free_http_port(), heap="512m")
     shutil.rmtree(node.paths.root, ignore_errors=True)
     try:
         node.up()
