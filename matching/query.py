@@ -31,7 +31,24 @@ READING_BOOST = 6.0
 KANJI_BOOST = 6.0
 COMPOSED_BOOST = 4.5
 CO_READING_BOOST = 4.0
-EXACT_DATE_BOOST = 6.0
+IN_BLOCK_BOOST = 100.0
+"""Any record in the date blocking proper outranks a record the whole-name path brought in from
+months away: the name parts of a common whole name score some 100 more than a name with one
+slip, and that margin must not push an owner keyed with the person's own date out of the list."""
+DATE_TIER_BOOSTS: dict[str, float] = {
+    "exact": 60.0,
+    "off_by_one_day": 25.0,
+    "day_month_swap": 25.0,
+    "era_swap": 25.0,
+    "one_digit": 10.0,
+    "digit_transposition": 10.0,
+    "window": 8.0,
+}
+"""Constant scores added for how close the keyed date is, on the scale of the name clauses
+(a name part scores boost × idf, some 50-100): in a crowd of ~550 records per birth date, where
+a common whole name recurs every few days, the owner keyed with the person's own date must
+outrank the namesakes a year off that the whole-name path brings in. Year-digit slips and
+dates beyond the window get nothing: they are as likely another person."""
 ONE_EDIT_BOOST = 30.0
 """``terms`` clauses score their boost alone, while ``term`` clauses score boost × idf, and a whole
 name is rare (idf ≈ 10 at 200k records): 30 ranks a slip where the fuzzy clause it replaced,
@@ -245,6 +262,50 @@ def _date_range(day: dt.date, days: int) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _date_tiers(birth_date: BirthDate) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    by_kind: dict[str, list[str]] = {}
+    for variant in birth_date_variants(birth_date):
+        if variant.kind in DATE_TIER_BOOSTS:
+            by_kind.setdefault(variant.kind, []).append(variant.key)
+    return tuple((kind, tuple(keys)) for kind, keys in by_kind.items())
+
+
+def _constant(body: dict[str, Any], boost: float, name: str | None) -> dict[str, Any]:
+    scored: dict[str, Any] = {"filter": body, "boost": boost}
+    if name:
+        scored["_name"] = name
+    return {"constant_score": scored}
+
+
+def _date_tier_clauses(check: CheckKeys, window_days: int, named: bool) -> list[dict[str, Any]]:
+    clauses = [
+        _constant(
+            date_blocking_filter(check, window_days),
+            IN_BLOCK_BOOST,
+            "date:in_block" if named else None,
+        )
+    ]
+    clauses += [
+        _constant(
+            {"terms": {fields.BIRTH_KEY: list(keys)}},
+            DATE_TIER_BOOSTS[kind],
+            f"date:{kind}" if named else None,
+        )
+        for kind, keys in _date_tiers(check.birth_date)
+    ]
+    day = check.birth_date.as_date()
+    if day is not None and window_days > 0:
+        clauses.append(
+            _constant(
+                _date_range(day, window_days),
+                DATE_TIER_BOOSTS["window"],
+                "date:window" if named else None,
+            )
+        )
+    return clauses
+
+
 def _reference_clauses(check: CheckKeys, named: bool) -> list[dict[str, Any]]:
     clauses = []
     for field, text, boost in (
@@ -306,15 +367,11 @@ def candidate_query(
                         }
                     }
                 ],
-                # Among records whose names agree alike (a crowd of イトウ), the one keyed with
-                # the person's own birth date ranks first; it never retrieves on its own.
+                # Among records whose names agree alike (a crowd of イトウ), the ones keyed with
+                # the person's own date, then with its likely slips, rank first; they never
+                # retrieve on their own.
                 "should": [
-                    _term(
-                        fields.BIRTH_KEY,
-                        check.birth_date.key,
-                        EXACT_DATE_BOOST,
-                        "date:exact" if named else None,
-                    ),
+                    *_date_tier_clauses(check, window_days, named),
                     *_reference_clauses(check, named),
                 ],
             }

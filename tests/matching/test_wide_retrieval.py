@@ -157,3 +157,41 @@ def test_a_sibling_with_a_year_digit_slip_is_not_found(
         gender="F",
     )
     assert not finder.find(os_client, check).found
+
+
+def test_an_owner_keyed_with_the_own_date_outranks_namesakes_months_off(
+    os_client: OpenSearch, tmp_path: Path, unique_name: str
+) -> None:
+    """A crowd: the same common whole name every few weeks of the year around the person's
+    date, and the owner's record keyed with one kana mistyped but on the person's own date.
+    The whole-name path brings the namesakes in; the date tiers must keep the owner first."""
+    namesakes = [
+        {
+            "record_id": f"R-N{n:02d}",
+            "name_kana": "スズキ マサオ",
+            "birth_date": f"19{39 + n // 12}-{1 + n % 12:02d}-2{n % 9}",
+            "gender": "M",
+        }
+        for n in range(24)
+    ]
+    owner = {
+        "record_id": "R-OWNER",
+        "name_kana": "スズキ マプオ",
+        "birth_date": "1940-03-28",
+        "gender": "M",
+    }
+    with built_alias(os_client, unique_name, [*namesakes, owner], tmp_path) as alias:
+        finder = Finder(
+            alias=alias,
+            config=MatchingConfig.load(),
+            readings=default_reading_dictionary(),
+            stats=load_name_stats(os_client, alias),
+            request_timeout=30,
+        )
+        check = _check(
+            surname_kana="スズキ", given_name_kana="マサオ", birth_date="1940-03-28", gender="M"
+        )
+        _, body = finder.body(check)
+        body["size"] = 3
+        hits = os_client.search(index=alias, body=body)["hits"]["hits"]
+        assert hits[0]["_source"]["record_id"] == "R-OWNER"
