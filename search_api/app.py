@@ -39,7 +39,7 @@ from mochinushi.settings import Settings
 from search_api.logs import configure_logging
 from search_api.metrics import DEFAULT_ROUTES, ServiceMetrics
 from search_api.observe import ObserveRequests
-from search_api.routers import checks, operations, reports, tokens, web
+from search_api.routers import checks, counter, operations, reports, tokens, web
 from search_api.service import (
     CHECK_DEADLINE_SECONDS,
     READINESS_MAX_AGE_SECONDS,
@@ -153,7 +153,9 @@ def create_app(
         config=MatchingConfig.load(),
         readings=readings or default_reading_dictionary(),
         ring=ring,
-        metrics=ServiceMetrics(routes=(*DEFAULT_ROUTES, *web.WEB_ROUTES, *reports.ROUTES)),
+        metrics=ServiceMetrics(
+            routes=(*DEFAULT_ROUTES, *web.WEB_ROUTES, *reports.ROUTES, *counter.ROUTES)
+        ),
         logger=logger,
         hash_key=uuid.uuid4().bytes,
         clock=clock,
@@ -174,7 +176,8 @@ def create_app(
         )
     app.add_middleware(ObserveRequests, service=lambda: app.state.service)
     app.add_exception_handler(RequestValidationError, _invalid_input)
-    for router in (checks.router, tokens.router, operations.router, web.router, reports.router):
+    routers = (checks, tokens, operations, web, reports, counter)
+    for router in (module.router for module in routers):
         app.include_router(router)
     if settings.dev_mode:
         _add_api_docs(app)

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from search_api.tokens import (
     issue_token,
     open_token,
 )
+from search_api.web.counter import CounterSessions
 
 RETRY_AFTER_SECONDS = 5
 RESPONSE_SIZE_CLASS = 2048
@@ -145,6 +147,12 @@ def service_parts(settings: Settings, client: AsyncOpenSearch) -> dict[str, Any]
         ),
         "partners": PartnerRegistry(settings.partner_keys_text()),
         "trusted_proxies": TrustedProxies(settings.forwarded_allow_ips),
+        "counter": CounterSessions(
+            hashlib.sha256(
+                b"mochinushi counter sessions\0" + token_ring(settings).lookup_keys()[0][1]
+            ).digest(),
+            settings.counter_session_minutes * 60.0,
+        ),
         "report": CampaignRecorder(
             client,
             settings.report_index,
@@ -215,6 +223,9 @@ class Service:
     partners: PartnerRegistry = field(default_factory=lambda: PartnerRegistry(""))
     trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(""))
     report: CampaignRecorder | None = None
+    counter: CounterSessions = field(
+        default_factory=lambda: CounterSessions(secrets.token_bytes(32), 1800.0)
+    )
     _served: ServedIndex | None = None
     _served_at: float = 0.0
     _finder: Finder | None = None

@@ -30,6 +30,9 @@ __all__ = [
     "BUSY_MESSAGE",
     "JST",
     "busy_page",
+    "counter_form_page",
+    "counter_result_page",
+    "counter_signin_page",
     "error_page",
     "form_page",
     "found_page",
@@ -202,4 +205,84 @@ def staff_page(
             (f"f-{name}", f"{STAFF_LABELS[name]}：{message}") for name, message in errors.items()
         ],
         result=result or Markup(""),
+    )
+
+
+# --- counter pages (/counter) -------------------------------------------------------------------
+
+COUNTER_SITE_NAME: Final = "持ち主不明の年金記録の検索（窓口）"
+COUNTER_KINDS: Final = {
+    "municipal": "市区町村",
+    "welfare": "福祉事務所",
+    "pension_office": "年金事務所",
+}
+
+
+def _office_label(office_id: str, kind: str) -> str:
+    return f"{COUNTER_KINDS.get(kind, kind)} {office_id}"
+
+
+def counter_signin_page(csrf: str, error: str | None = None) -> str:
+    errors = {"office_key": error} if error else {}
+    return str(
+        render(
+            "counter_signin.html",
+            title=("入力エラー：" if error else "") + "窓口モード：サインイン",
+            site_name=COUNTER_SITE_NAME,
+            staff=False,
+            csrf=csrf,
+            errors=errors,
+            error_links=_error_links(errors),
+        )
+    )
+
+
+def counter_form_page(
+    office_id: str,
+    kind: str,
+    csrf: str,
+    values: Mapping[str, str],
+    errors: Mapping[str, str] | None = None,
+    *,
+    busy: bool = False,
+) -> str:
+    errors = errors or {}
+    return str(
+        render(
+            "counter_form.html",
+            title=("入力エラー：" if errors else "") + "窓口：記録があるか調べる",
+            site_name=COUNTER_SITE_NAME,
+            staff=False,
+            office=_office_label(office_id, kind),
+            csrf=csrf,
+            values=values,
+            errors=errors,
+            former_visible=_former_visible(values, errors),
+            busy_message=BUSY_MESSAGE if busy else None,
+            error_links=_error_links(errors),
+        )
+    )
+
+
+def counter_result_page(office_id: str, kind: str, csrf: str, answer: Mapping[str, Any]) -> str:
+    """The slip to print at once (found), or what "not found" means; from the session's state."""
+    found = bool(answer.get("found"))
+    token = str(answer.get("token") or "")
+    issued = answer["issued"]
+    expires = answer["expires"]
+    return str(
+        render(
+            "counter_result.html",
+            title="検索結果（印刷用）" if found else "一致する記録は見つかりませんでした",
+            site_name=COUNTER_SITE_NAME,
+            staff=False,
+            office=_office_label(office_id, kind),
+            csrf=csrf,
+            found=found,
+            issued_date=japanese_date(issued.astimezone(JST).date()),
+            expires_date=japanese_date(expires.astimezone(JST).date()),
+            qr=qr_svg(token) if found else None,
+            token_groups=token_groups(token) if found else [],
+            submitted=submitted_rows(answer.get("submitted", {})),
+        )
     )

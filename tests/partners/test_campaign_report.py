@@ -6,6 +6,7 @@ concurrent flushes from several processes add up."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import datetime as dt
 import io
@@ -24,6 +25,20 @@ from mochinushi.settings import Settings
 from search_api.app import create_app
 from search_api.report import COUNTERS, CampaignRecorder, campaign_report
 from tests.conftest import TEST_OPENSEARCH_URL
+
+
+def invoke_off_loop(runner: CliRunner, *args: Any, **kwargs: Any) -> Any:
+    """The CLI runs asyncio.run itself: invoke it where no event loop is running."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(runner.invoke, *args, **kwargs).result()
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run ``coroutine`` on a loop of its own in a worker thread: the browser tests' sync
+    Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 pytestmark = pytest.mark.opensearch
 
@@ -205,7 +220,8 @@ def test_two_apps_two_offices_and_staff_add_up_in_the_report(
         "MOCHINUSHI_OPENSEARCH_URL": TEST_OPENSEARCH_URL,
         "MOCHINUSHI_REPORT_INDEX": indices["report_index"],
     }
-    result = runner.invoke(
+    result = invoke_off_loop(
+        runner,
         cli_app,
         [
             "report",
@@ -231,7 +247,8 @@ def test_two_apps_two_offices_and_staff_add_up_in_the_report(
     }
     assert from_csv == EXPECTED
     plot = tmp_path / "campaign.png"
-    table = runner.invoke(
+    table = invoke_off_loop(
+        runner,
         cli_app,
         ["report", "--from", "2026-11-27", "--to", "2026-11-27", "--plot", str(plot)],
         env=env,
@@ -288,7 +305,7 @@ def test_a_failed_flush_keeps_its_increments_and_concurrent_flushes_add(
             for client in clients:
                 await client.close()
 
-    rows = {(row.channel, row.office): row.counts for row in asyncio.run(run())}
+    rows = {(row.channel, row.office): row.counts for row in run_async(run())}
     assert rows[("web", None)]["found"] == 2
     assert rows[("web", None)]["checks"] == 2
     assert rows[("web", None)]["tokens_issued"] == 1

@@ -6,6 +6,7 @@ and (when redis-server is installed) two apps share one redis-backed budget."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import io
 import json
@@ -26,6 +27,14 @@ from search_api.partners import InvalidPartnerKeys, PartnerRegistry, parse_staff
 from search_api.references import ReferenceStore, parse_number
 from search_api.tokens import TokenKeyRing, open_token
 from tests.conftest import TEST_OPENSEARCH_URL
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run ``coroutine`` on a loop of its own in a worker thread: the browser tests' sync
+    Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 pytestmark = pytest.mark.opensearch
 
@@ -127,7 +136,7 @@ def _open_entry(reference_index: str, number: str) -> Any:
         finally:
             await client.close()
 
-    sealed = asyncio.run(run())
+    sealed = run_async(run())
     assert isinstance(sealed, str)
     return open_token(TokenKeyRing(SECRET), sealed, dt.datetime.now(dt.UTC))
 

@@ -4,6 +4,7 @@ API's issue / resolve / expiry / cleanup, mistyped told apart from unknown."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import io
 import json
@@ -38,6 +39,20 @@ from search_api.references import (
 )
 from search_api.tokens import TokenKeyRing, issue_token
 from tests.conftest import TEST_OPENSEARCH_URL
+
+
+def invoke_off_loop(runner: CliRunner, *args: Any, **kwargs: Any) -> Any:
+    """The CLI runs asyncio.run itself: invoke it where no event loop is running."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(runner.invoke, *args, **kwargs).result()
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run ``coroutine`` on a loop of its own in a worker thread: the browser tests' sync
+    Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 STAFF_KEY = "staff-key-for-tests-0123456789"
 OTHER_STAFF_KEY = "other-staff-key-for-tests-98765"
@@ -152,7 +167,7 @@ def reference_index(os_client: OpenSearch, unique_name: str) -> Iterator[str]:
 
 
 def _run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    return run_async(coroutine)
 
 
 async def _with_store(index: str, action: Any, **options: Any) -> Any:
@@ -358,7 +373,7 @@ def test_expired_is_410_until_the_cleanup_then_unknown(
         "MOCHINUSHI_OPENSEARCH_URL": TEST_OPENSEARCH_URL,
         "MOCHINUSHI_REFERENCE_INDEX": reference_index,
     }
-    result = runner.invoke(cli_app, ["references", "cleanup"], env=env)
+    result = invoke_off_loop(runner, cli_app, ["references", "cleanup"], env=env)
     assert result.exit_code == 0, result.output
     assert "deleted 0 expired reference entries" in result.output
     # ... and past the grace, with the app's clock, as the API runs it opportunistically.

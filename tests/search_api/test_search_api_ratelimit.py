@@ -5,7 +5,9 @@ in tests/partners/test_partner_channels.py when redis-server is installed."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +25,13 @@ from search_api.ratelimit import (
 )
 
 # --- parse_rate_limit -----------------------------------------------------------------------
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run ``coroutine`` on a loop of its own in a worker thread: the browser tests' sync
+    Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.mark.parametrize(
@@ -126,7 +135,7 @@ def hits(lim: Limiter, key: str, n: int) -> list[RateDecision]:
     async def run() -> list[RateDecision]:
         return [await lim.hit(key) for _ in range(n)]
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_allows_up_to_the_limit_then_denies(clock: FakeTime) -> None:
@@ -157,7 +166,7 @@ def test_retry_after_is_honest(clock: FakeTime) -> None:
         clock.now += 2
         assert (await lim.hit("a")).allowed
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_clients_are_independent(clock: FakeTime) -> None:
@@ -166,7 +175,7 @@ def test_clients_are_independent(clock: FakeTime) -> None:
     async def run() -> list[bool]:
         return [(await lim.hit(k)).allowed for k in ("a", "a", "b", "b")]
 
-    assert asyncio.run(run()) == [True, False, True, False]
+    assert run_async(run()) == [True, False, True, False]
 
 
 def test_budgets_are_independent_namespaces(clock: FakeTime) -> None:
@@ -177,7 +186,7 @@ def test_budgets_are_independent_namespaces(clock: FakeTime) -> None:
     async def run() -> list[bool]:
         return [(await lim.hit("same-key")).allowed for lim in (checks, checks, staff, staff)]
 
-    assert asyncio.run(run()) == [True, False, True, False]
+    assert run_async(run()) == [True, False, True, False]
 
 
 def test_previous_window_is_weighted_down_gradually(clock: FakeTime) -> None:
@@ -193,7 +202,7 @@ def test_previous_window_is_weighted_down_gradually(clock: FakeTime) -> None:
         second = sum([(await lim.hit("a")).allowed for _ in range(10)])
         return first, second
 
-    first, second = asyncio.run(run())
+    first, second = run_async(run())
     assert 1 <= first <= 3
     assert second >= 1
 
@@ -207,7 +216,7 @@ def test_everything_is_forgotten_after_two_windows(clock: FakeTime) -> None:
         clock.now += 121
         return [(await lim.hit("a")).allowed for _ in range(3)]
 
-    assert asyncio.run(run()) == [True, True, False]
+    assert run_async(run()) == [True, True, False]
 
 
 def test_denied_hits_are_not_counted(clock: FakeTime) -> None:
@@ -220,7 +229,7 @@ def test_denied_hits_are_not_counted(clock: FakeTime) -> None:
         clock.now += 121
         return (await lim.hit("a")).allowed
 
-    assert asyncio.run(run())
+    assert run_async(run())
 
 
 def test_per_second_limit(clock: FakeTime) -> None:
@@ -232,7 +241,7 @@ def test_per_second_limit(clock: FakeTime) -> None:
         result.append((await lim.hit("a")).allowed)
         return result
 
-    assert asyncio.run(run()) == [True, True, False, True]
+    assert run_async(run()) == [True, True, False, True]
 
 
 def test_rate_is_exposed() -> None:
@@ -246,7 +255,7 @@ def test_concurrent_hits_admit_exactly_the_limit(clock: FakeTime) -> None:
         decisions = await asyncio.gather(*(lim.hit("shared") for _ in range(1600)))
         return [d.allowed for d in decisions]
 
-    allowed = asyncio.run(run())
+    allowed = run_async(run())
     assert len(allowed) == 1600 and sum(allowed) == 500
 
 
@@ -275,7 +284,7 @@ def test_never_more_than_twice_the_limit_in_any_window(limit: int, gaps: list[fl
                     assert decision.retry_after_seconds >= 1
             return admitted
 
-        admitted = asyncio.run(run())
+        admitted = run_async(run())
     for i, start in enumerate(admitted):
         inside = [t for t in admitted[i:] if t < start + window]
         assert len(inside) <= 2 * limit
@@ -306,7 +315,7 @@ def test_retry_after_always_admits(limit: int, times: list[float]) -> None:
             fake.now += wait
             assert (await lim.hit("a")).allowed
 
-        asyncio.run(run())
+        run_async(run())
 
 
 def test_a_storage_that_does_not_answer_refuses() -> None:
