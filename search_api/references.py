@@ -74,7 +74,8 @@ __all__ = [
 ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """31 symbols (a prime, for the check character): digits 2-9 and A-Z without I, L and O."""
 EXCLUDED: Final = "01ILO"
-"""Never printed: each resembles another of these or a character of the alphabet's neighbours."""
+"""Never printed: 0/O and 1/I/L are read for one another. Typed, they make a number "mistyped"
+(nothing in the alphabet is theirs to be mapped to)."""
 RANDOM_CHARS: Final = 17
 LENGTH: Final = RANDOM_CHARS + 1
 GROUP: Final = 3

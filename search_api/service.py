@@ -532,7 +532,7 @@ class Service:
             try:
                 decision = await self.staff_limiter.hit(staff_key_id)
             except RateLimitUnavailable:
-                self.metrics.count_token_resolution("rate_limited")
+                self.metrics.count_backend_error("other")
                 return UNAVAILABLE
             if not decision.allowed:
                 audit("rate_limited", None)
