@@ -221,6 +221,25 @@ def test_not_found_says_what_it_means_and_offers_the_filled_form_again(
     assert "checked" in ids["f-gender-F"].attrs
 
 
+def test_not_found_offers_the_reference_step_and_sends_it_with_the_check(
+    client: TestClient, state: FakeService
+) -> None:
+    page = post(client, "/check", NOT_FOUND_FORM).text
+    assert "当時の勤め先や住所を加えて、もう一度調べる" in page
+    assert "結婚前の姓" in page  # why it helps: records under a surname not remembered
+    form = next(f for f in find(page, "form") if f.attrs.get("class") == "reference-form")
+    assert form.attrs["method"] == "post" and form.attrs["action"] == "/check"
+    response = post(
+        client,
+        "/check",
+        {**NOT_FOUND_FORM, "step": "reference", "employer_name": "山田商店", "address": ""},
+    )
+    assert response.status_code == 200
+    sent = state.received[-1]
+    assert sent.reference is not None and sent.reference.employer_name == "山田商店"
+    assert sent.surname_kana == "たなか"
+
+
 def test_gregorian_and_full_width_dates_reach_the_api_as_it_accepts_them(
     client: TestClient, state: FakeService
 ) -> None:
