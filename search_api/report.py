@@ -168,7 +168,10 @@ class CampaignRecorder:
         while True:
             await asyncio.sleep(self.flush_seconds)
             try:
-                await self.flush()
+                # Shielded: cancelled at shutdown mid-request, the flush still completes (and
+                # releases its lock) instead of putting back increments the cluster may already
+                # have applied, which the final flush would then send a second time.
+                await asyncio.shield(self.flush())
             except Exception as error:  # kept in memory, sent with the next flush
                 self._failed(error)
 

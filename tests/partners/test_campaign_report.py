@@ -11,6 +11,8 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from mochinushi.settings import Settings
 from search_api.app import create_app
 from search_api.report import COUNTERS, CampaignRecorder, campaign_report
 from tests.conftest import TEST_OPENSEARCH_URL
+from tests.fault_proxy import FaultProxy
 
 
 def invoke_off_loop(runner: CliRunner, *args: Any, **kwargs: Any) -> Any:
@@ -311,3 +314,49 @@ def test_a_failed_flush_keeps_its_increments_and_concurrent_flushes_add(
     assert rows[("web", None)]["tokens_issued"] == 1
     assert rows[("municipal", "city-01")]["not_found"] == 75
     assert rows[("municipal", "city-01")]["checks"] == 75
+
+
+def test_shutdown_during_a_flush_does_not_count_twice(
+    os_client: OpenSearch, indices: dict[str, str]
+) -> None:
+    """The cluster applies a flush whose answer is slow; shutdown comes meanwhile. The flush in
+    flight must finish rather than be cancelled and its increments sent again."""
+    index = indices["report_index"]
+    moment = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
+
+    in_flight = threading.Event()
+
+    def slow_bulk_answer(path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if "_bulk" in path:
+            in_flight.set()
+            time.sleep(1.0)  # applied by the node already; only the answer is late
+        return answer
+
+    with FaultProxy(TEST_OPENSEARCH_URL) as proxy:
+        proxy.rewrite = slow_bulk_answer
+
+        async def run() -> None:
+            client = AsyncOpenSearch(hosts=[proxy.url], timeout=30)
+            try:
+                recorder = CampaignRecorder(client, index, flush_seconds=0.05, timeout=30)
+                recorder.check("found", "welfare", "welfare-07", moment)
+                deadline = time.monotonic() + 20
+                while not in_flight.is_set() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)  # until the periodic flush is in flight
+                assert in_flight.is_set()
+                await recorder.close()
+            finally:
+                await client.close()
+
+        run_async(run())
+        assert len(proxy.statuses("_bulk")) == 1, "nothing was left to send at shutdown"
+
+    async def read() -> Any:
+        client = AsyncOpenSearch(hosts=[TEST_OPENSEARCH_URL], timeout=30)
+        try:
+            return await campaign_report(client, index, moment.date(), moment.date(), "office")
+        finally:
+            await client.close()
+
+    (row,) = run_async(read())
+    assert row.counts["found"] == 1 and row.counts["checks"] == 1

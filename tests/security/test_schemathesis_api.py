@@ -410,6 +410,7 @@ def test_catalogue_learnt_the_messages_and_the_operations_are_all_fuzzed() -> No
     assert operations == {
         "POST /v1/existence-checks",
         "GET /v1/reference-tokens/{token}",
+        "GET /v1/reports/campaign",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",
