@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
-BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools
+BROWSER_PACKAGES := chromium fonts-noto-cjk zbar-tools redis-server
 PROMTOOL := $(BIN)/promtool
 
 .PHONY: install lock opensearch browser-deps monitoring-deps test demo lint bench clean-node relevance screenshots soak audit openapi
@@ -37,9 +37,10 @@ opensearch: install
 	$(BIN)/mochinushi opensearch up
 
 # The browser tests drive Debian's Chromium (no browser download); Japanese text needs the
-# Noto CJK fonts, and the printed QR code is read back with zbar.
+# Noto CJK fonts, and the printed QR code is read back with zbar. redis-server: the test of
+# several API processes sharing one rate-limit store starts its own on a free port.
 browser-deps:
-	@if [ ! -x "$(CHROMIUM)" ] || ! dpkg -s fonts-noto-cjk zbar-tools >/dev/null 2>&1; then \
+	@if [ ! -x "$(CHROMIUM)" ] || ! dpkg -s fonts-noto-cjk zbar-tools redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
 	  else \
