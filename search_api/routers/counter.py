@@ -67,6 +67,18 @@ def _session(request: Request, service: Service) -> CounterSession | None:
     return service.counter.get(request.cookies.get(COOKIE))
 
 
+async def _posted_session(request: Request, service: Service) -> CounterSession | Response:
+    """The session of a form that carries nothing but its CSRF token, or the answer refusing it."""
+    session = _session(request, service)
+    try:
+        values = await _read_form(request, ("csrf",))
+    except FormError:
+        return _html(pages.error_page(400), 400)
+    if session is None or not csrf_ok(session, values["csrf"]):
+        return _forbidden()
+    return session
+
+
 def _forbidden() -> Response:
     return _html(pages.error_page(400), 403)
 
@@ -194,25 +206,17 @@ async def counter_result(request: Request, service: ServiceDep) -> Response:
 @router.post("/counter/next")
 async def counter_next(request: Request, service: ServiceDep) -> Response:
     """次の方: the visitor's data is dropped here, and the session id (the cookie) replaced."""
-    session = _session(request, service)
-    try:
-        values = await _read_form(request, ("csrf",))
-    except FormError:
-        return _html(pages.error_page(400), 400)
-    if session is None or not csrf_ok(session, values["csrf"]):
-        return _forbidden()
+    session = await _posted_session(request, service)
+    if isinstance(session, Response):
+        return session
     fresh = service.counter.rotate(session)
     return _with_cookie(_redirect("/counter"), service, fresh)
 
 
 @router.post("/counter/sign-out")
 async def counter_sign_out(request: Request, service: ServiceDep) -> Response:
-    session = _session(request, service)
-    try:
-        values = await _read_form(request, ("csrf",))
-    except FormError:
-        return _html(pages.error_page(400), 400)
-    if session is None or not csrf_ok(session, values["csrf"]):
-        return _forbidden()
+    session = await _posted_session(request, service)
+    if isinstance(session, Response):
+        return session
     service.counter.drop(session)
     return _with_cookie(_redirect("/counter"), service, None)
