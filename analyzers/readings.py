@@ -157,6 +157,14 @@ class ReadingDictionary:
         return frozenset(self._readings(folded_kanji, _GIVEN_NAME_POS))
 
 
+def dictionary_edition() -> str:
+    """Which reading dictionary (and analyser) builds the readings: both sides of a match must
+    use the same one, since an edition that reads 正 differently gives other keys."""
+    from importlib.metadata import version
+
+    return f"sudachidict-core {version('sudachidict-core')}, sudachipy {version('sudachipy')}"
+
+
 @functools.cache
 def default_reading_dictionary() -> ReadingDictionary:
     """The one shared ``ReadingDictionary`` of a process (loading the dictionary is costly)."""

@@ -386,6 +386,9 @@ def apply_delta(
     # Documents of this code's mapping would be refused by another one's strict mapping while
     # its deletions went through: a half-applied delta.
     lifecycle.check_mapping_version(client, live[0])
+    # Keys of this code's reading dictionary next to keys of another edition would be a live
+    # index half matched one way and half the other.
+    lifecycle.check_servable(client, live[0])
     quarantine_path = options.quarantine_path or path.with_suffix(".quarantine.jsonl")
     summary = BuildSummary(index=live[0])
     read = ReadSummary()

@@ -15,11 +15,11 @@ from opensearchpy import AsyncOpenSearch, OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
-from analyzers.readings import ReadingDictionary
+from analyzers.readings import ReadingDictionary, dictionary_edition
 from mappings import MAPPING_VERSION, mapping_version_of
 from matching.checks import Check, CheckKeys, check_keys
 from matching.config import MatchingConfig
-from matching.index_meta import NameStats
+from matching.index_meta import DICTIONARY_EDITION_KEY, NameStats
 from matching.query import candidate_query
 from matching.scoring import Decision, decide
 
@@ -145,6 +145,17 @@ def _served_index(mapping: Mapping[str, Any]) -> ServedIndex:
             )
     if not mapping:
         raise SearchUnavailable("no_index", "the alias serves no index")
+    edition = dictionary_edition()
+    for body in mapping.values():
+        built_with = body["mappings"].get("_meta", {}).get(DICTIONARY_EDITION_KEY)
+        if built_with != edition:
+            # Its keys were read with another dictionary: a name read differently would
+            # silently match nothing ("not found" for a record that is there).
+            raise SearchUnavailable(
+                "dictionary_edition",
+                f"an index was built with reading dictionary {built_with!r}, this code reads "
+                f"with {edition!r}",
+            )
     names = sorted(mapping)
     stats = NameStats.from_meta(mapping[names[-1]]["mappings"].get("_meta", {}))
     return ServedIndex(names=",".join(names), stats=stats)

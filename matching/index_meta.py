@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzers.ledger_readings import NO_LEDGER_READINGS, LedgerReadingCounter, LedgerReadings
+from analyzers.readings import dictionary_edition
 from matching import fields
 
 NAME_STATS_KEY = "name_stats"
+DICTIONARY_EDITION_KEY = "dictionary_edition"
+"""The reading dictionary that built the index's keys (``analyzers.readings.dictionary_edition``):
+the API searches only indices built with its own edition."""
 
 BUILT_AT_KEY = "built_at"
 """When the build of a finished index passed its gates (ISO 8601, UTC): written by the indexer,
@@ -62,6 +66,7 @@ class NameStatsCollector:
                 "given_names": _frequent(self.given_names, top),
             },
             **self.readings.as_meta(),
+            DICTIONARY_EDITION_KEY: dictionary_edition(),
         }
 
 

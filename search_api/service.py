@@ -101,6 +101,7 @@ CLUSTER_DID_NOT_ANSWER = (
 
 READINESS_REASONS = {
     "mapping_version": "index mapping version not supported",
+    "dictionary_edition": "index built with another reading dictionary edition",
     "bad_meta": "index statistics unreadable",
     "unreachable": "cluster unreachable",
 }
@@ -198,6 +199,7 @@ _BACKEND_ERROR_KINDS: dict[str, BackendErrorKind] = {
     "unreachable": "unreachable",
     "shard_failure": "shard_failure",
     "mapping_version": "unservable_index",
+    "dictionary_edition": "unservable_index",
     "bad_meta": "unservable_index",
 }
 

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from analyzers.readings import dictionary_edition
 from mappings import MAPPING_VERSION
+from matching.index_meta import DICTIONARY_EDITION_KEY
 from mochinushi.settings import Settings
 from search_api.app import READINESS_MAX_AGE_SECONDS, ConfigurationError, create_app
 
@@ -280,6 +282,34 @@ def test_index_of_another_mapping_version_is_never_searched(
         os_client.indices.delete(index=index)
 
 
+def test_index_built_with_another_dictionary_edition_is_never_searched(
+    os_client: Any, unique_name: str
+) -> None:
+    """Keys read with another reading dictionary would silently miss: 503, and /readyz says why."""
+    index = f"{unique_name}-otherdict"
+    os_client.indices.create(
+        index=index,
+        body={
+            "mappings": {
+                "_meta": {
+                    "mapping_version": MAPPING_VERSION,
+                    DICTIONARY_EDITION_KEY: "sudachidict-core 20200101, sudachipy 0.5.0",
+                }
+            },
+            "aliases": {unique_name: {}},
+        },
+    )
+    try:
+        with TestClient(create_app(_settings(unique_name))) as client:
+            response = client.post("/v1/existence-checks", json=NOT_FOUND)
+            assert response.status_code == 503 and "found" not in response.json()
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["reason"] == "index built with another reading dictionary edition"
+    finally:
+        os_client.indices.delete(index=index)
+
+
 def test_alias_moved_to_another_mapping_version_under_a_running_api(
     os_client: Any, unique_name: str, tmp_path: Any
 ) -> None:
@@ -352,6 +382,13 @@ def test_deleted_index_is_resolved_again(
         assert state._served is not None and state._served.names == served.names
 
 
+SERVABLE_META = {
+    "mapping_version": MAPPING_VERSION,
+    DICTIONARY_EDITION_KEY: dictionary_edition(),
+}
+"""The ``_meta`` of an index this code would serve (fakes of the cluster answer with it)."""
+
+
 class ShardFailureClient:
     """Fault injection: a cluster that answers with a failed shard."""
 
@@ -362,7 +399,7 @@ class ShardFailureClient:
 
         @staticmethod
         async def get_mapping(index: str) -> dict[str, Any]:
-            return {"i": {"mappings": {"_meta": {"mapping_version": MAPPING_VERSION}}}}
+            return {"i": {"mappings": {"_meta": SERVABLE_META}}}
 
     async def search(self, **_: Any) -> dict[str, Any]:
         return {
@@ -406,7 +443,7 @@ class MovingAliasClient:
 
             @staticmethod
             async def get_mapping(index: str) -> dict[str, Any]:
-                meta: dict[str, Any] = {"mapping_version": MAPPING_VERSION}
+                meta: dict[str, Any] = dict(SERVABLE_META)
                 if index == "bad":
                     meta["ledger_readings"] = {"given_names": {"幸子": "サチコ"}}
                 return {index: {"mappings": {"_meta": meta}}}

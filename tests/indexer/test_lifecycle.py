@@ -366,7 +366,10 @@ def test_finished_index_is_merged_to_one_segment_per_shard(
     from indexer import build
 
     scratch = f"{alias}-merge"
-    os_client.indices.create(index=scratch, body={"settings": {"number_of_shards": 1}})
+    # No periodic refresh: only the three below cut segments (a busy node's 1 s refresh cut more).
+    os_client.indices.create(
+        index=scratch, body={"settings": {"number_of_shards": 1, "refresh_interval": -1}}
+    )
     for batch in range(3):  # three refreshes: three segments
         for i in range(5):
             os_client.index(index=scratch, id=f"{batch}-{i}", body={"n": i})
