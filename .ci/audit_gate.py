@@ -22,8 +22,10 @@ def main(report: Path) -> int:
         for vuln in dep["vulns"]:
             fixed = ", ".join(vuln.get("fix_versions", [])) or "no fix yet"
             print(f"audit: {dep['name']} {dep['version']}: {vuln['id']} (fixed in {fixed})")
-    print(f"audit: {len(deps) - len(skipped)} of {len(deps)} packages audited, "
-          f"{len(vulnerable)} vulnerable")
+    print(
+        f"audit: {len(deps) - len(skipped)} of {len(deps)} packages audited, "
+        f"{len(vulnerable)} vulnerable"
+    )
     if skipped and len(skipped) == len(deps):
         print(f"audit: WARNING nothing audited: {skipped[0]['skip_reason']}")
     return 1 if vulnerable else 0
