@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -391,16 +392,23 @@ def _transposition_keys(d: BirthDate) -> list[str]:
     return keys
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _transposition_key_set(d: BirthDate) -> frozenset[str]:
+    # Cached: the scorer asks about one person's date for every candidate of the check.
+    return frozenset(_transposition_keys(d))
+
+
 def _is_transposition(query: BirthDate, record: BirthDate) -> bool:
-    return record.key in _transposition_keys(query)
+    return record.key in _transposition_key_set(query)
 
 
 def birth_date_variants(d: BirthDate) -> list[DateVariant]:
     """Query-side blocking keys: the dates a mistyped ledger record of this person could carry.
 
     Kinds in order of closeness: ``exact``, ``off_by_one_day``, ``day_month_swap``,
-    ``era_swap``, ``one_digit``, ``year_digit``, ``digit_transposition``. A key reachable in several ways keeps
-    the closest kind, so the list has no duplicate keys and starts with the exact key.
+    ``era_swap``, ``one_digit``, ``year_digit``, ``digit_transposition``. A key reachable in
+    several ways keeps the closest kind, so the list has no duplicate keys and starts with the
+    exact key.
     """
     candidates: list[tuple[str, str]] = [(d.key, "exact")]
     candidates += [(key, "off_by_one_day") for key in _off_by_one_day_keys(d)]
@@ -423,7 +431,7 @@ def birth_date_variants(d: BirthDate) -> list[DateVariant]:
 
 
 def _differs_in_one_digit(a: str, b: str) -> bool:
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    return len(a) == len(b) and sum(map(str.__ne__, a, b)) == 1
 
 
 def _is_era_swap(query: BirthDate, record: BirthDate) -> bool:
@@ -459,7 +467,8 @@ def classify_date_difference(query: BirthDate, record: BirthDate) -> str:
     Works on impossible record dates by comparing digit keys; the calendar-based levels
     (``off_by_one_day``, ``within_30_days``) need both dates to be real.
     """
-    if query.key == record.key:
+    query_key, record_key = query.key, record.key
+    if query_key == record_key:
         return "exact"
     query_date, record_date = query.as_date(), record.as_date()
     distance = (
@@ -473,9 +482,9 @@ def classify_date_difference(query: BirthDate, record: BirthDate) -> str:
         return "day_month_swap"
     if _is_era_swap(query, record):
         return "era_swap"
-    if _differs_in_one_digit(query.key, record.key) or _is_era_year_slip(query, record):
+    if _differs_in_one_digit(query_key, record_key) or _is_era_year_slip(query, record):
         return "year_digit" if query.year != record.year else "one_digit"
-    if _is_transposition(query, record):
+    if record_key in _transposition_key_set(query):
         return "digit_transposition"
     if distance is not None and distance <= 30:
         return "within_30_days"

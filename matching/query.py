@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from analyzers.dates import BirthDate, birth_date_variants
+from analyzers.dates import BirthDate, DateVariant, birth_date_variants
 from analyzers.keys import PartKeys, one_edit_keys
 from matching import fields
 from matching.checks import CheckKeys
@@ -60,19 +60,12 @@ ADDRESS_BOOST = 10.0
 candidates on its given name and date alone: the way a record under a surname the person did
 not declare (a maiden name) is found. It never retrieves on its own (a name clause must match),
 and the scorer still decides."""
-SOURCE_FIELDS = [
-    fields.RECORD_ID,
-    fields.GENDER,
-    fields.BIRTH_KEY,
-    fields.SURNAME,
-    fields.GIVEN,
-    fields.FULL,
-    fields.GIVEN_SUFFIXES,
-]
-SOURCE_EXCLUDES = [fields.sub(fields.FULL, fields.DELETIONS)]
-"""Looked up, never compared by the scorer: a third of a hit's bytes."""
-REFERENCE_FIELDS = list(fields.REFERENCE_FIELDS)
-"""Fetched only when the person gave reference information: they are the bulk of a hit."""
+SOURCE = True
+"""Hits come with their whole ``_source``, unfiltered: the node then sends each stored source as
+it is, while any ``includes``/``excludes`` made it parse and rewrite every hit's JSON (about a
+fifth of its CPU per check on the realistic mix, bench/results/api_profile.txt). The fields the
+scorer does not compare (the deletion keys; employer and address when none was given) cost the
+API less to parse than their filtering cost the node."""
 
 
 def _term(field: str, value: str, boost: float, name: str | None) -> dict[str, Any]:
@@ -163,9 +156,15 @@ def _dis_max(clauses: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1 << 15)
+def _variants(birth_date: BirthDate) -> tuple[DateVariant, ...]:
+    # Cached: about 30,000 distinct birth dates cover everyone who asks; the blocking keys and
+    # the date tiers are both made from them.
+    return tuple(birth_date_variants(birth_date))
+
+
+@functools.lru_cache(maxsize=1 << 15)
 def _blocking_keys(birth_date: BirthDate) -> tuple[str, ...]:
-    # Cached: about 30,000 distinct birth dates cover everyone who asks.
-    return tuple(sorted({v.key for v in birth_date_variants(birth_date)}))
+    return tuple(sorted({v.key for v in _variants(birth_date)}))
 
 
 MAX_NAME_VALUES = 8
@@ -265,7 +264,7 @@ def _date_range(day: dt.date, days: int) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1 << 15)
 def _date_tiers(birth_date: BirthDate) -> tuple[tuple[str, tuple[str, ...]], ...]:
     by_kind: dict[str, list[str]] = {}
-    for variant in birth_date_variants(birth_date):
+    for variant in _variants(birth_date):
         if variant.kind in DATE_TIER_BOOSTS:
             by_kind.setdefault(variant.kind, []).append(variant.key)
     return tuple((kind, tuple(keys)) for kind, keys in by_kind.items())
@@ -331,7 +330,6 @@ def candidate_query(
     """The search body for one check (``named``: label every clause, for explaining)."""
     names = check.names
     assert names.surname is not None and names.given is not None
-    has_reference = bool(check.check.employer_name or check.check.address)
     surname_clauses = _part_clauses(fields.SURNAME, names.surname, "sur", named=named)
     for index, former in enumerate(check.former_surnames):
         surname_clauses += _part_clauses(
@@ -348,10 +346,7 @@ def candidate_query(
     return {
         "size": size,
         "track_total_hits": False,
-        "_source": {
-            "includes": SOURCE_FIELDS + (REFERENCE_FIELDS if has_reference else []),
-            "excludes": SOURCE_EXCLUDES,
-        },
+        "_source": SOURCE,
         "query": {
             "bool": {
                 "filter": [date_blocking_filter(check, window_days, name_agrees_window_days)],

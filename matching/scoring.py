@@ -42,6 +42,11 @@ class Contribution:
     weight: float
 
 
+_contribution = functools.lru_cache(maxsize=1 << 12, typed=True)(Contribution)
+"""A contribution is a value (frozen): candidates share the few distinct ones (gender agrees,
+6.0) instead of each building its own."""
+
+
 @dataclass(frozen=True)
 class CandidateScore:
     record_id: str
@@ -68,7 +73,13 @@ class Decision:
 
 
 def _one_edit(a: str, b: str) -> bool:
-    return bool(a and b) and min(len(a), len(b)) >= 2 and DamerauLevenshtein.distance(a, b) <= 1
+    # A length difference over one is already two edits (the distance is at least that much).
+    return (
+        bool(a and b)
+        and min(len(a), len(b)) >= 2
+        and abs(len(a) - len(b)) <= 1
+        and DamerauLevenshtein.distance(a, b) <= 1
+    )
 
 
 def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
@@ -78,11 +89,13 @@ def part_levels(check: PartKeys, record: Mapping[str, Any]) -> set[str]:
         if key and record.get(level) == key:
             levels.add(level)
     record_orth = record.get(fields.ORTHOGRAPHIC) or ""
-    record_readings = set(record.get(fields.READINGS) or ())
+    record_readings = record.get(fields.READINGS) or ()
     check_orth = check.levels.get("orthographic", "")
-    if (check_orth and check_orth in record_readings) or (record_orth in check.readings):
-        levels.add("reading")
-    if check.readings and check.readings & record_readings:
+    if (
+        (check_orth and check_orth in record_readings)
+        or (record_orth in check.readings)
+        or (check.readings and not check.readings.isdisjoint(record_readings))
+    ):
         levels.add("reading")
     if check.kanji and record.get(fields.KANJI) == check.kanji:
         levels.add("kanji")
@@ -210,7 +223,31 @@ def record_birth_date(birth_key: str) -> BirthDate:
     return BirthDate(int(birth_key[:4]), int(birth_key[4:6]), int(birth_key[6:8]))
 
 
+_record_birth_date = functools.lru_cache(maxsize=1 << 15)(record_birth_date)
+"""Records share their keyed dates (some 30,000 across a ledger): parsed once each."""
+
+
 # -- scoring -----------------------------------------------------------------------------------
+
+
+_KANA_LEVELS = frozenset(fields.KANA_LEVELS)
+PartMemo = dict[tuple[Any, ...], tuple[str, float, bool]]
+"""``_part_score`` results within one check (``decide``): the candidates of a check share their
+name parts (a crowd of ヤスダ), and a part's score depends only on what the record holds."""
+
+
+def _record_part_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Everything ``_part_score_of`` reads of a record's name part: its sub-fields (the check's
+    ``levels`` are the kana levels, ``PartKeys.levels``), readings as a tuple."""
+    readings = record.get(fields.READINGS)
+    return (
+        record.get(fields.EXACT),
+        record.get(fields.ORTHOGRAPHIC),
+        record.get(fields.VOICELESS),
+        record.get(fields.CONFUSABLE),
+        record.get(fields.KANJI),
+        tuple(readings) if isinstance(readings, list) else readings,
+    )
 
 
 def _part_score(
@@ -221,9 +258,29 @@ def _part_score(
     rarest: int,
     stats: NameStats,
     config: MatchingConfig,
+    memo: PartMemo | None = None,
 ) -> tuple[str, float, bool]:
     """Level and weight of one name part, with the one-edit demotion and frequency bits, and
     whether any level that agrees on the name (not a mere co-reading) applies."""
+    if memo is None or not _KANA_LEVELS.issuperset(check.levels):
+        return _part_score_of(check, record, weights, counts, rarest, stats, config)
+    # The same check part, weights and counts objects within one check: their ids suffice.
+    key = (id(check), id(weights), id(counts), _record_part_key(record))
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = _part_score_of(check, record, weights, counts, rarest, stats, config)
+    return known
+
+
+def _part_score_of(
+    check: PartKeys,
+    record: Mapping[str, Any],
+    weights: Mapping[str, float],
+    counts: Mapping[str, int],
+    rarest: int,
+    stats: NameStats,
+    config: MatchingConfig,
+) -> tuple[str, float, bool]:
     check_key = check.levels.get("orthographic", "")
     record_key = str(record.get(fields.ORTHOGRAPHIC, ""))
     levels = _demote_one_edit(
@@ -236,21 +293,39 @@ def _part_score(
 
 
 def _name_contributions(
-    keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
+    keys: CheckKeys,
+    doc: Mapping[str, Any],
+    config: MatchingConfig,
+    stats: NameStats,
+    memo: PartMemo | None = None,
 ) -> tuple[list[Contribution], bool]:
     names = keys.names
     assert names.surname is not None and names.given is not None
     sur, given = doc.get(fields.SURNAME), doc.get(fields.GIVEN)
     if sur and given:
         level, weight, agrees = _part_score(
-            names.surname, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
+            names.surname,
+            sur,
+            config.surname,
+            stats.surnames,
+            stats.rarest_surname,
+            stats,
+            config,
+            memo,
         )
         if level == "none" and keys.check.gender == "F":
             weight = config.surname["none_female"]
         feature = "surname"
         for index, former in enumerate(keys.former_surnames):
             f_level, f_weight, f_agrees = _part_score(
-                former, sur, config.surname, stats.surnames, stats.rarest_surname, stats, config
+                former,
+                sur,
+                config.surname,
+                stats.surnames,
+                stats.rarest_surname,
+                stats,
+                config,
+                memo,
             )
             f_weight -= config.surname["former_penalty"]
             # A declared former surname that agrees replaces a current one that does not,
@@ -265,10 +340,11 @@ def _name_contributions(
             stats.rarest_given_name,
             stats,
             config,
+            memo,
         )
         return [
-            Contribution(feature, level, weight),
-            Contribution("given_name", g_level, g_weight),
+            _contribution(feature, level, weight),
+            _contribution("given_name", g_level, g_weight),
         ], agrees
     # A record keyed without a space: compare whole names, then the given name as a suffix.
     full = doc.get(fields.FULL) or {}
@@ -298,32 +374,39 @@ def _name_contributions(
         if weight > best_weight:
             best_level, best_weight = level, weight
     if best_level != "none":
-        return [Contribution("full_name", best_level, best_weight)], True
+        return [_contribution("full_name", best_level, best_weight)], True
     given_orth = names.given.levels.get("orthographic", "")
     if given_orth and given_orth in (doc.get(fields.GIVEN_SUFFIXES) or ()):
-        return [Contribution("full_name", "given_suffix", config.full["given_suffix"])], False
-    return [Contribution("full_name", "none", config.full["none"])], False
+        return [_contribution("full_name", "given_suffix", config.full["given_suffix"])], False
+    return [_contribution("full_name", "none", config.full["none"])], False
 
 
 def score_candidate(
-    keys: CheckKeys, doc: Mapping[str, Any], config: MatchingConfig, stats: NameStats
+    keys: CheckKeys,
+    doc: Mapping[str, Any],
+    config: MatchingConfig,
+    stats: NameStats,
+    memo: PartMemo | None = None,
 ) -> CandidateScore:
-    contributions, surname_agrees = _name_contributions(keys, doc, config, stats)
-    date_level = classify_date_difference(keys.birth_date, record_birth_date(doc[fields.BIRTH_KEY]))
-    contributions.append(Contribution("birth_date", date_level, config.birth_date[date_level]))
+    """``memo``: name-part scores already computed for this check (``decide`` passes one)."""
+    contributions, surname_agrees = _name_contributions(keys, doc, config, stats, memo)
+    date_level = classify_date_difference(
+        keys.birth_date, _record_birth_date(doc[fields.BIRTH_KEY])
+    )
+    contributions.append(_contribution("birth_date", date_level, config.birth_date[date_level]))
     gender_level = "agree" if doc.get(fields.GENDER) == keys.check.gender else "disagree"
-    contributions.append(Contribution("gender", gender_level, config.gender[gender_level]))
+    contributions.append(_contribution("gender", gender_level, config.gender[gender_level]))
     reference_agrees = False
     check = keys.check
     if _similar_employer(
         check.employer_name, doc.get(fields.EMPLOYER), config.reference["employer_min_similarity"]
     ):
-        contributions.append(Contribution("employer", "agree", config.reference["employer_agree"]))
+        contributions.append(_contribution("employer", "agree", config.reference["employer_agree"]))
         reference_agrees = True
     if _similar_address(
         check.address, doc.get(fields.ADDRESS), config.reference["address_min_similarity"]
     ):
-        contributions.append(Contribution("address", "agree", config.reference["address_agree"]))
+        contributions.append(_contribution("address", "agree", config.reference["address_agree"]))
         reference_agrees = True
     total = round(sum(c.weight for c in contributions), 3)
     return CandidateScore(
@@ -341,8 +424,9 @@ def decide(
     config: MatchingConfig,
     stats: NameStats,
 ) -> Decision:
+    memo: PartMemo = {}
     scores = sorted(
-        (score_candidate(keys, doc, config, stats) for doc in docs),
+        (score_candidate(keys, doc, config, stats, memo) for doc in docs),
         key=lambda s: s.total,
         reverse=True,
     )
