@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -383,6 +385,76 @@ def rollback_command(alias: AliasOption = None) -> None:
     typer.echo(f"alias {alias or settings.alias} now serves {name}")
 
 
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota (in a
+    container ``os.cpu_count()`` is the host's, not the container's)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs the cgroup may use (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``); None when unlimited."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        v1 = Path("/sys/fs/cgroup/cpu")
+        quota_us = int((v1 / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+        period_us = int((v1 / "cpu.cfs_period_us").read_text(encoding="ascii"))
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+
+
+SERVE_ENV_OVERRIDES = {
+    "alias": "MOCHINUSHI_ALIAS",
+    "forwarded_allow_ips": "MOCHINUSHI_FORWARDED_ALLOW_IPS",
+}
+"""``serve`` options that workers (separate processes, configured from the environment) inherit."""
+
+
+def serving_app() -> Any:
+    """The application of one serving process (``uvicorn`` calls it in each worker); its
+    settings come from the environment, which ``serve`` set up for it."""
+    from search_api.app import create_app
+
+    application = create_app(Settings(), freeze_startup_objects=True)
+    application.state.service.metrics.registry.register(_WorkerInfo())
+    return application
+
+
+class _WorkerInfo:
+    """``mochinushi_worker_info{pid}``: which process answered the scrape. With ``serve
+    --workers N`` each worker has its own counters and a scrape reaches one of them."""
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        info = GaugeMetricFamily(
+            "mochinushi_worker_info",
+            "The API process (one of serve --workers) that answered this scrape.",
+            labels=["pid"],
+        )
+        info.add_metric([str(os.getpid())], 1.0)
+        yield info
+
+
+def _check_serving_configuration(settings: Settings) -> None:
+    """What ``create_app`` would refuse, found before any worker starts (a worker that fails at
+    start-up would otherwise be restarted over and over)."""
+    from mochinushi.clients import api_client
+    from search_api.service import service_parts, token_ring
+
+    token_ring(settings)
+    service_parts(settings, api_client(settings))
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
@@ -396,32 +468,70 @@ def serve_command(
             "names the client that the public rate limit counts (MOCHINUSHI_FORWARDED_ALLOW_IPS)",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port (default: one per available core). They share "
+            "nothing but the cluster: rate limits count per process unless "
+            "MOCHINUSHI_RATE_LIMIT_STORAGE is redis (or the limit is off behind a gateway), "
+            "/metrics shows the counters of the worker a scrape reaches, and counter (/counter) "
+            "sessions live in one worker",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the web page."""
     import uvicorn
 
-    from search_api.app import ConfigurationError, create_app
+    from search_api.app import ConfigurationError
 
     settings = Settings()
-    if alias:
-        settings = settings.model_copy(update={"alias": alias})
-    if forwarded_allow_ips is not None:
-        settings = settings.model_copy(update={"forwarded_allow_ips": forwarded_allow_ips})
+    overrides = {"alias": alias, "forwarded_allow_ips": forwarded_allow_ips}
+    for name, value in overrides.items():
+        if value is not None:
+            settings = settings.model_copy(update={name: value})
+            os.environ[SERVE_ENV_OVERRIDES[name]] = value  # the workers read the environment
+    workers = workers or available_cores()
     try:
-        application = create_app(settings, freeze_startup_objects=True)
+        _check_serving_configuration(settings)
     except (ConfigurationError, ValueError) as error:
         raise _fail(str(error)) from None
+    if workers > 1:
+        typer.secho(
+            f"serve: {workers} worker processes; each keeps its own counter (/counter) sessions "
+            "and /metrics counters"
+            + (
+                ", and its own rate-limit counts (MOCHINUSHI_RATE_LIMIT_STORAGE=redis://… shares "
+                "them; or turn the limits off behind a gateway that limits)"
+                if settings.rate_limit_storage_url().startswith("memory")
+                else ""
+            ),
+            err=True,
+        )
+    if workers > 1 and settings.dev_mode and settings.token_secret_text() is None:
+        # One dev key for all workers (as TokenKeyRing.generate_dev makes it): a number issued
+        # by one must open in another. It dies with the server, as a dev key does.
+        import secrets
+
+        from search_api.tokens import DEV_KID
+
+        os.environ["MOCHINUSHI_TOKEN_SECRET"] = f"{DEV_KID}:{secrets.token_urlsafe(32)}"
     # The API logs every request itself (one JSON line with the request id and outcome).
     # X-Forwarded-For is read by the app, from the proxies it trusts, not by uvicorn (which by
     # default trusts 127.0.0.1's header): one rule, tested with the app.
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-    )
+    # loop/http "auto": uvloop and httptools (uvicorn[standard]) when installed.
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(serving_app(), **common)
+    else:
+        uvicorn.run("mochinushi.cli:serving_app", factory=True, workers=workers, **common)
 
 
 @app.command("synth")
