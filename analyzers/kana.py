@@ -420,7 +420,17 @@ def kana_key(text: str, level: str) -> str:
     """
     if level not in KANA_LEVELS:
         raise ValueError(f"unknown kana level; expected one of {', '.join(KANA_LEVELS)}")
-    return kana_keys(text)[level]
+    # Each level is made from the one before (as in ``kana_keys``): stop at the one asked for.
+    key = _exact(text)
+    if level == "exact":
+        return key
+    key = _orthographic(key)
+    if level == "orthographic":
+        return key
+    key = remove_voicing(key)
+    if level == "voiceless":
+        return key
+    return _confusable(key)
 
 
 def single_deletions(key: str) -> tuple[str, ...]:
