@@ -473,7 +473,8 @@ def serve_command(
         typer.Option(
             "--workers",
             min=1,
-            help="API processes sharing the port (default: one per available core). They share "
+            help="API processes sharing the port (default: one per available core; one when "
+            "partner keys are set, since counter sessions live in one process). They share "
             "nothing but the cluster: rate limits count per process unless "
             "MOCHINUSHI_RATE_LIMIT_STORAGE is redis (or the limit is off behind a gateway), "
             "/metrics shows the counters of the worker a scrape reaches, and counter (/counter) "
@@ -492,6 +493,15 @@ def serve_command(
         if value is not None:
             settings = settings.model_copy(update={name: value})
             os.environ[SERVE_ENV_OVERRIDES[name]] = value  # the workers read the environment
+    if workers is None and settings.partner_keys_text().strip():
+        # Counter mode keeps each clerk's session in one process's memory: with several workers
+        # a clerk would be signed out whenever a request reached another one.
+        workers = 1
+        typer.secho(
+            "serve: 1 worker, because partner keys are set and counter (/counter) sessions live "
+            "in one process; pass --workers N to choose (then route /counter to one process)",
+            err=True,
+        )
     workers = workers or available_cores()
     try:
         _check_serving_configuration(settings)
