@@ -157,6 +157,7 @@ class ReadingDictionary:
         return frozenset(self._readings(folded_kanji, _GIVEN_NAME_POS))
 
 
+@functools.cache
 def dictionary_edition() -> str:
     """Which reading dictionary (and analyser) builds the readings: both sides of a match must
     use the same one, since an edition that reads 正 differently gives other keys."""

@@ -259,45 +259,29 @@ def test_missing_alias_is_503(os_client: Any, unique_name: str) -> None:
         assert client.get("/readyz").json()["ready"] is False
 
 
-def test_index_of_another_mapping_version_is_never_searched(
-    os_client: Any, unique_name: str
-) -> None:
-    """After a rollback past a mapping change, checks are 503, not silent "not found"s."""
-    index = f"{unique_name}-old"
-    os_client.indices.create(
-        index=index,
-        body={
-            "mappings": {"_meta": {"mapping_version": MAPPING_VERSION - 1}},
-            "aliases": {unique_name: {}},
-        },
-    )
-    try:
-        with TestClient(create_app(_settings(unique_name))) as client:
-            response = client.post("/v1/existence-checks", json=NOT_FOUND)
-            assert response.status_code == 503 and "found" not in response.json()
-            ready = client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["reason"] == "index mapping version not supported"
-    finally:
-        os_client.indices.delete(index=index)
-
-
-def test_index_built_with_another_dictionary_edition_is_never_searched(
-    os_client: Any, unique_name: str
-) -> None:
-    """Keys read with another reading dictionary would silently miss: 503, and /readyz says why."""
-    index = f"{unique_name}-otherdict"
-    os_client.indices.create(
-        index=index,
-        body={
-            "mappings": {
-                "_meta": {
-                    "mapping_version": MAPPING_VERSION,
-                    DICTIONARY_EDITION_KEY: "sudachidict-core 20200101, sudachipy 0.5.0",
-                }
+@pytest.mark.parametrize(
+    ("meta", "reason"),
+    [
+        # After a rollback past a mapping change.
+        ({"mapping_version": MAPPING_VERSION - 1}, "index mapping version not supported"),
+        # Keys read with another reading dictionary would silently miss.
+        (
+            {
+                "mapping_version": MAPPING_VERSION,
+                DICTIONARY_EDITION_KEY: "sudachidict-core 20200101, sudachipy 0.5.0",
             },
-            "aliases": {unique_name: {}},
-        },
+            "index built with another reading dictionary edition",
+        ),
+    ],
+    ids=["mapping_version", "dictionary_edition"],
+)
+def test_an_index_this_code_cannot_serve_is_never_searched(
+    os_client: Any, unique_name: str, meta: dict[str, Any], reason: str
+) -> None:
+    """Checks are 503, not silent "not found"s, and /readyz says why."""
+    index = f"{unique_name}-unservable"
+    os_client.indices.create(
+        index=index, body={"mappings": {"_meta": meta}, "aliases": {unique_name: {}}}
     )
     try:
         with TestClient(create_app(_settings(unique_name))) as client:
@@ -305,7 +289,7 @@ def test_index_built_with_another_dictionary_edition_is_never_searched(
             assert response.status_code == 503 and "found" not in response.json()
             ready = client.get("/readyz")
             assert ready.status_code == 503
-            assert ready.json()["reason"] == "index built with another reading dictionary edition"
+            assert ready.json()["reason"] == reason
     finally:
         os_client.indices.delete(index=index)
 
